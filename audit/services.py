@@ -1,0 +1,53 @@
+"""Writing audit events. Called inside the transaction of the change it describes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.utils import timezone
+
+from audit.context import current_request
+from audit.models import AuditEvent
+from config.permissions import primary_role
+
+_SECRET_KEYS = ("password", "token", "secret", "authorization")
+
+
+def _mask(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {
+            key: ("***" if any(s in str(key).lower() for s in _SECRET_KEYS) else _mask(value))
+            for key, value in data.items()
+        }
+    if isinstance(data, list):
+        return [_mask(item) for item in data]
+    return data
+
+
+def audit_record(
+    *,
+    action: str,
+    actor: Any = None,
+    establishment: Any = None,
+    obj: models.Model | None = None,
+    data: dict[str, Any] | None = None,
+    actor_username: str = "",
+) -> AuditEvent:
+    """Append one audit event; the request's origin comes from the request context."""
+    context = current_request.get()
+    authenticated = actor is not None and getattr(actor, "is_authenticated", False)
+    return AuditEvent.objects.create(
+        occurred_at=timezone.now(),
+        actor=actor if authenticated else None,
+        actor_username=actor.get_username() if authenticated else actor_username[:150],
+        role=primary_role(actor) if authenticated else "",
+        establishment=establishment,
+        action=action,
+        object_type=obj._meta.label if obj is not None else "",
+        object_id=str(obj.pk) if obj is not None else "",
+        data=_mask(data or {}),
+        ip_address=context.ip_address,
+        user_agent=context.user_agent,
+        request_id=context.request_id,
+    )

@@ -1,0 +1,26 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from config.auth_api import TokenView
+
+
+class _OpenSchemaView(SpectacularAPIView):
+    allowed_roles: dict[str, frozenset[str]] = {"GET": frozenset()}
+
+
+class _OpenDocsView(SpectacularSwaggerView):
+    allowed_roles: dict[str, frozenset[str]] = {"GET": frozenset()}
+
+
+api_v1 = [
+    path("auth/token/", TokenView.as_view(), name="auth-token"),
+    path("schema/", _OpenSchemaView.as_view(), name="schema"),
+    path("docs/", _OpenDocsView.as_view(url_name="schema"), name="docs"),
+    path("", include("register.urls")),
+]
+
+urlpatterns = [
+    path("api/v1/", include(api_v1)),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,1 @@
+"""Secure prescriptions (*ordonnances sécurisées*) and dispensations against them."""

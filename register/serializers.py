@@ -1,0 +1,104 @@
+"""Serializers check shape only; the rules live in services."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from register.models import Lot, Movement, Product, StockBalance
+
+
+class ProductSerializer(serializers.ModelSerializer):
+    substance = serializers.CharField(source="substance.name")
+    substance_code = serializers.CharField(source="substance.code")
+    racemic_factor = serializers.DecimalField(source="substance.racemic_factor", max_digits=4, decimal_places=2)
+    narcotic = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Product
+        fields = [
+            "id", "name", "substance", "substance_code", "racemic_factor", "form",
+            "mg_per_unit", "ml_per_unit", "unit_label", "max_prescription_days", "narcotic",
+        ]
+
+    def get_narcotic(self, product: Product) -> bool:
+        from django.utils import timezone
+
+        return product.substance.is_narcotic_on(timezone.localdate())
+
+
+class LotSerializer(serializers.ModelSerializer):
+    establishment = serializers.CharField(source="establishment.code", read_only=True)
+    product_name = serializers.CharField(source="product.name", read_only=True)
+    quarantined = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Lot
+        fields = ["id", "establishment", "product", "product_name", "batch_number", "expires_on", "quarantined"]
+
+    def get_quarantined(self, lot: Lot) -> bool:
+        return lot.quarantined_at is not None
+
+
+class LotCreateSerializer(serializers.Serializer):
+    product = serializers.PrimaryKeyRelatedField(queryset=Product.objects.all())
+    batch_number = serializers.CharField(max_length=64)
+    expires_on = serializers.DateField()
+    establishment = serializers.CharField(max_length=32, required=False)
+
+
+class StockSerializer(serializers.ModelSerializer):
+    product = serializers.IntegerField(source="lot.product_id")
+    product_name = serializers.CharField(source="lot.product.name")
+    batch_number = serializers.CharField(source="lot.batch_number")
+    expires_on = serializers.DateField(source="lot.expires_on")
+    location = serializers.CharField(source="location.code")
+
+    class Meta:
+        model = StockBalance
+        fields = ["lot", "product", "product_name", "batch_number", "expires_on", "location", "on_hand"]
+
+
+class MovementSerializer(serializers.ModelSerializer):
+    location = serializers.CharField(source="location.code")
+    establishment = serializers.CharField(source="establishment.code")
+    product = serializers.IntegerField(source="lot.product_id")
+    batch_number = serializers.CharField(source="lot.batch_number")
+    recorded_by = serializers.CharField(source="recorded_by_name")
+    reverses = serializers.IntegerField(source="reverses_id", allow_null=True)
+    late_entry = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Movement
+        fields = [
+            "id", "establishment", "number", "direction", "reason", "lot", "product", "batch_number",
+            "location", "quantity", "balance_after", "counterparty", "prescriber_name", "prescriber_address",
+            "patient_name", "patient_address", "occurred_at", "recorded_at", "recorded_by", "note",
+            "late_entry", "late_entry_reason", "reverses", "paired_with", "prev_hash", "hash",
+        ]
+
+    def get_late_entry(self, movement: Movement) -> bool:
+        return bool(movement.late_entry_reason)
+
+
+class MovementCreateSerializer(serializers.Serializer):
+    direction = serializers.ChoiceField(choices=Movement.Direction.choices)
+    reason = serializers.ChoiceField(choices=Movement.Reason.choices)
+    lot = serializers.IntegerField(min_value=1, max_value=2**62)
+    quantity = serializers.IntegerField(min_value=1, max_value=1_000_000)
+    location = serializers.CharField(max_length=32, required=False)
+    counterparty = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    occurred_at = serializers.DateTimeField(required=False)
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    late_entry_reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class ReverseSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000)
+
+
+class VerifySerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    lines = serializers.IntegerField()
+    head_hash = serializers.CharField()
+    first_broken = serializers.IntegerField(allow_null=True)
+    problem = serializers.CharField()

@@ -1,0 +1,172 @@
+"""The ledger: one writer, gap-free numbers, hash chain, balances, append-only in the database."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+
+from config.errors import DomainError, InvalidInput
+from register import services
+from register.chain import GENESIS_HASH
+from register.models import Movement, RegisterHead, StockBalance
+from register.selectors import register_verify
+from tests.conftest import tamper_as_superuser
+
+
+def _exit(actor: Any, lot: Any, quantity: int = 1, **kwargs: Any) -> Movement:
+    return services.movement_record(
+        actor=actor, lot=lot, direction="exit", reason="loss", quantity=quantity, counterparty="test", **kwargs
+    )
+
+
+def test_it_numbers_lines_without_gaps_and_chains_them(pharmacist, demo, make_lot):
+    """Each line takes the next order number and links to the previous line's hash."""
+    lot = make_lot(units=10)
+    first = Movement.objects.filter(establishment=demo["DEMO"]).order_by("number").first()
+    assert first.number == 1 and first.prev_hash == GENESIS_HASH
+    line = _exit(pharmacist, lot, 2)
+    previous = Movement.objects.get(establishment=demo["DEMO"], number=line.number - 1)
+    assert line.prev_hash == previous.hash
+    numbers = list(Movement.objects.filter(establishment=demo["DEMO"]).order_by("number").values_list("number", flat=True))
+    assert numbers == list(range(1, len(numbers) + 1))
+    assert line.balance_after == 8
+    assert StockBalance.objects.get(lot=lot).on_hand == 8
+    assert register_verify(demo["DEMO"]).ok
+
+
+def test_numbers_are_per_establishment(demo, make_lot, outsider):
+    """The OTHER establishment has its own numbering, starting at 1."""
+    numbers = set(Movement.objects.filter(establishment=demo["OTHER"]).values_list("number", flat=True))
+    assert min(numbers) == 1
+    lot = make_lot(establishment=demo["OTHER"], units=3, batch="O-1")
+    assert Movement.objects.get(lot=lot).number == len(numbers) + 1
+
+
+def test_it_refuses_an_exit_beyond_stock_and_leaves_no_trace(pharmacist, demo, make_lot):
+    """An exit larger than the balance is refused with insufficient_stock; number not consumed."""
+    lot = make_lot(units=3)
+    head_before = RegisterHead.objects.get(establishment=demo["DEMO"]).last_number
+    with pytest.raises(DomainError) as refused:
+        _exit(pharmacist, lot, 4)
+    assert refused.value.code == "insufficient_stock"
+    assert RegisterHead.objects.get(establishment=demo["DEMO"]).last_number == head_before
+    assert StockBalance.objects.get(lot=lot).on_hand == 3
+    line = _exit(pharmacist, lot, 3)
+    assert line.number == head_before + 1 and line.balance_after == 0
+
+
+def test_it_refuses_an_exit_from_an_empty_location(pharmacist, demo, make_lot):
+    """No balance row at all is still insufficient stock."""
+    lot = make_lot(units=0)
+    with pytest.raises(DomainError) as refused:
+        _exit(pharmacist, lot, 1)
+    assert refused.value.code == "insufficient_stock"
+
+
+@pytest.mark.parametrize("quantity", [0, -1, 1.5, True, "3"])
+def test_it_refuses_a_quantity_that_is_not_a_positive_whole_number(pharmacist, lot_50, quantity):
+    """Quantities are whole units greater than zero."""
+    with pytest.raises(InvalidInput):
+        _exit(pharmacist, lot_50, quantity)
+
+
+def test_it_refuses_a_movement_in_the_future(pharmacist, lot_50):
+    """The register records what happened: occurred_at in the future is refused."""
+    with pytest.raises(InvalidInput) as refused:
+        _exit(pharmacist, lot_50, 1, occurred_at=timezone.now() + dt.timedelta(hours=1))
+    assert refused.value.code == "occurred_in_future"
+
+
+def test_a_late_entry_needs_a_reason_and_is_kept(pharmacist, lot_50):
+    """A line dated more than 24 h ago needs late_entry_reason, which is stored on the line."""
+    two_days_ago = timezone.now() - dt.timedelta(days=2)
+    with pytest.raises(InvalidInput) as refused:
+        _exit(pharmacist, lot_50, 1, occurred_at=two_days_ago)
+    assert refused.value.code == "late_entry_reason_required"
+    line = _exit(pharmacist, lot_50, 1, occurred_at=two_days_ago, late_entry_reason="Saisie papier en panne informatique")
+    assert line.late_entry_reason.startswith("Saisie papier")
+
+
+def test_it_refuses_a_movement_dated_before_the_narcotic_listing(pharmacist, lot_50):
+    """Before 2017-04-24 ketamine was on list I: not a narcotic register movement."""
+    with pytest.raises(DomainError) as refused:
+        _exit(pharmacist, lot_50, 1, occurred_at=dt.datetime(2017, 4, 23, 12, tzinfo=dt.UTC), late_entry_reason="old")
+    assert refused.value.code == "not_narcotic_on_date"
+
+
+def test_it_refuses_a_location_of_another_establishment(pharmacist, demo, lot_50):
+    """A lot cannot move through another establishment's location."""
+    foreign = demo["OTHER"].locations.get(code="VAULT")
+    with pytest.raises(DomainError) as refused:
+        _exit(pharmacist, lot_50, 1, location=foreign)
+    assert refused.value.code == "location_mismatch"
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE register_movement SET quantity = 1 WHERE id = %s",
+        "DELETE FROM register_movement WHERE id = %s",
+        "TRUNCATE register_movement CASCADE",
+    ],
+)
+def test_the_database_refuses_to_change_a_line(lot_50, statement):
+    """UPDATE, DELETE and TRUNCATE on the ledger fail in PostgreSQL itself (trigger)."""
+    line = Movement.objects.filter(lot=lot_50).first()
+    with pytest.raises(DatabaseError, match="append-only"):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no pending FK checks block TRUNCATE
+            cursor.execute(statement, [line.pk] if "%s" in statement else None)
+    assert Movement.objects.get(pk=line.pk).quantity == line.quantity
+
+
+def test_the_orm_cannot_change_a_line_either(lot_50):
+    """Saving an existing line through the ORM is refused by the same trigger."""
+    line = Movement.objects.filter(lot=lot_50).first()
+    line.quantity = 999
+    with pytest.raises(DatabaseError), transaction.atomic():
+        line.save()
+
+
+def test_verification_names_the_line_a_superuser_tampered_with(pharmacist, demo, make_lot):
+    """With the trigger disabled by a superuser, an edited quantity is caught by the chain."""
+    lot = make_lot(units=10)
+    target = _exit(pharmacist, lot, 2)
+    _exit(pharmacist, lot, 1)
+    assert register_verify(demo["DEMO"]).ok
+    tamper_as_superuser("UPDATE register_movement SET quantity = 1 WHERE id = %s", [target.pk])
+    result = register_verify(demo["DEMO"])
+    assert not result.ok
+    assert result.first_broken == target.number
+
+
+def test_verification_finds_a_deleted_line(pharmacist, demo, make_lot):
+    """Removing a line in the middle leaves a gap in the order numbers."""
+    lot = make_lot(units=10)
+    target = _exit(pharmacist, lot, 2)
+    _exit(pharmacist, lot, 1)
+    tamper_as_superuser("DELETE FROM register_movement WHERE id = %s", [target.pk])
+    result = register_verify(demo["DEMO"])
+    assert not result.ok and result.first_broken == target.number
+
+
+def test_verification_catches_a_stale_stock_cache(pharmacist, demo, lot_50):
+    """The balance cache must equal the ledger; a tampered cache is reported."""
+    StockBalance.objects.filter(lot=lot_50).update(on_hand=1)
+    result = register_verify(demo["DEMO"])
+    assert not result.ok and "cached stock" in result.problem
+
+
+def test_the_database_refuses_a_negative_balance_and_a_duplicate_number(demo, lot_50):
+    """CHECK and UNIQUE constraints stand behind the service's checks."""
+    with pytest.raises(DatabaseError), transaction.atomic():
+        StockBalance.objects.filter(lot=lot_50).update(on_hand=-1)
+    line = Movement.objects.filter(lot=lot_50).first()
+    line.pk = None
+    line.hash = "f" * 64
+    with pytest.raises(DatabaseError), transaction.atomic():
+        line.save(force_insert=True)
