@@ -89,6 +89,7 @@ class Server:
     threads: int = 4
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
 
     @property
     def command(self) -> list[str]:
@@ -102,9 +103,13 @@ class Server:
         ]
 
     def start(self) -> Server:
-        self.process = subprocess.Popen(
-            self.command, cwd=ROOT, env=django_env(self.db, self.settings), start_new_session=True
-        )
+        # The server's own log (4xx warnings of django.request, tracebacks) goes to a file, not the report.
+        self.log_path = Path(f"/tmp/bench-gunicorn-{self.db}-{self.port}.log")
+        with self.log_path.open("ab") as log_file:
+            self.process = subprocess.Popen(
+                self.command, cwd=ROOT, env=django_env(self.db, self.settings), start_new_session=True,
+                stdout=log_file, stderr=log_file,
+            )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
