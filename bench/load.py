@@ -16,6 +16,7 @@ that every acknowledged line is in the database with its audit event, and that n
 from __future__ import annotations
 
 import argparse
+import http.client
 import random
 import sys
 import threading
@@ -170,7 +171,7 @@ def client_loop(index: int, ctx: Context, mix: list[tuple[Callable[[Context, ran
         started = time.perf_counter()
         try:
             status, answer = client.request(method, path, body)
-        except OSError as exc:
+        except (OSError, http.client.HTTPException) as exc:
             # No answer: the server (or the database behind it) went away mid-request.
             ms = (time.perf_counter() - started) * 1000
             with ctx.lock:
@@ -231,8 +232,14 @@ def check_database(db: str, ctx: Context) -> list[str]:
         ).fetchall()
         if gaps:
             problems.append(f"order numbers missing: {gaps}")
+        acknowledged = {line_id for line_id, _ in ctx.acknowledged}
+        demo_lines = conn.execute(
+            "SELECT count(*) FROM register_movement WHERE note LIKE 'Bon de livraison BL-%%'"
+        ).fetchone()[0]
         print(f"acknowledged lines: {len(ctx.acknowledged)}, all present: {not missing}; lines in the database: "
-              f"{len(present)}; lines without audit event: {orphans}; establishments with a gap: {len(gaps)}")
+              f"{len(present)} (demo set-up {demo_lines}, committed but never acknowledged "
+              f"{len(set(present) - acknowledged) - demo_lines}); lines without audit event: {orphans}; "
+              f"establishments with a gap: {len(gaps)}")
     return problems
 
 

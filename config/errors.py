@@ -11,7 +11,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, transaction
 from django.http import Http404
 from psycopg import errors as pg_errors
 from rest_framework import exceptions, status
@@ -125,12 +125,12 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
             headers["WWW-Authenticate"] = auth_header
         return Response(error_body(code, str(exc.detail)), status=exc.status_code, headers=headers)
 
-    if isinstance(exc, DatabaseError):
+    if isinstance(exc, (DatabaseError, InterfaceError)):
         return database_error_response(exc)
     return None
 
 
-def database_error_response(exc: DatabaseError) -> Response | None:
+def database_error_response(exc: DatabaseError | InterfaceError) -> Response | None:
     """The database said no: a lock we waited on too long, or a constraint the service missed."""
     set_rollback()
     cause = exc.__cause__
@@ -140,6 +140,19 @@ def database_error_response(exc: DatabaseError) -> Response | None:
             error_body("register_busy", "The register is busy with another write; nothing was written, retry."),
             status=status.HTTP_409_CONFLICT,
             headers={"Retry-After": "1"},
+        )
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        # The connection to the database was lost (restart, network): the transaction was rolled
+        # back by the server unless the loss hit the COMMIT itself, so the outcome of a write is
+        # unknown to us here. Not the client's fault and not a bug: 503, retry after a check.
+        return Response(
+            error_body(
+                "database_unavailable",
+                "The database is unavailable (restarting or unreachable). Retry shortly; "
+                "check the register before repeating a write.",
+            ),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": "2"},
         )
     if isinstance(exc, IntegrityError) or isinstance(cause, pg_errors.IntegrityError):
         return Response(

@@ -89,7 +89,13 @@ if not _database_url:
     from config.embedded_db import embedded_database_url
 
     _database_url = embedded_database_url()
-DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
+# Health checks: a persistent connection is pinged before a request reuses it, so a database
+# restart costs a reconnect instead of one 500 per worker thread (bench/crash.py found them).
+DATABASES = {
+    "default": dj_database_url.parse(
+        _database_url, conn_max_age=env_int("DB_CONN_MAX_AGE", 60), conn_health_checks=True
+    )
+}
 if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
     raise ImproperlyConfigured("Only PostgreSQL is supported: the register relies on its triggers and locks.")
 DATABASES["default"].setdefault("OPTIONS", {})
