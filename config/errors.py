@@ -10,9 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, transaction
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from psycopg import errors as pg_errors
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -58,6 +60,12 @@ class InvalidInput(DomainError):
         super().__init__(code, detail, fields=fields)
 
 
+class RequestTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is larger than the server accepts."
+    default_code = "request_too_large"
+
+
 _DRF_CODES: dict[type[exceptions.APIException], str] = {
     exceptions.NotAuthenticated: "not_authenticated",
     exceptions.AuthenticationFailed: "authentication_failed",
@@ -69,6 +77,7 @@ _DRF_CODES: dict[type[exceptions.APIException], str] = {
     exceptions.Throttled: "throttled",
     exceptions.ParseError: "parse_error",
     exceptions.ValidationError: "validation_error",
+    RequestTooLarge: "request_too_large",
 }
 
 
@@ -102,6 +111,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if isinstance(exc, DomainError):
         set_rollback()
         return Response(exc.as_body(), status=exc.status_code)
+    if isinstance(exc, RequestDataTooBig):
+        exc = RequestTooLarge()
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -170,6 +181,27 @@ def database_error_response(exc: DatabaseError | InterfaceError) -> Response | N
             status=status.HTTP_409_CONFLICT,
         )
     return None
+
+
+def _api_or(default: Any, status_code: int, code: str, detail: str) -> Any:
+    """A Django error handler: the API.md JSON body under /api/, Django's page elsewhere.
+
+    DRF's handler only sees exceptions raised inside a view; a URL that matches no route (a
+    negative id in ``/movements/-1/``), or an error raised before the view, comes here.
+    """
+
+    def handler(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+        if request.path.startswith("/api/"):
+            return JsonResponse(error_body(code, detail), status=status_code)
+        return default(request, exception) if exception is not None or status_code != 500 else default(request)
+
+    return handler
+
+
+handler400 = _api_or(defaults.bad_request, 400, "bad_request", "The request could not be understood.")
+handler403 = _api_or(defaults.permission_denied, 403, "permission_denied", "You may not do this.")
+handler404 = _api_or(defaults.page_not_found, 404, "not_found", "Not found.")
+handler500 = _api_or(defaults.server_error, 500, "server_error", "Internal error; nothing was written.")
 
 
 __all__ = ["DomainError", "InvalidInput", "api_exception_handler", "error_body", "transaction"]
