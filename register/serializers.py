@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from rest_framework import serializers
 
 from register.models import Lot, Movement, Product, StockBalance
@@ -80,6 +82,22 @@ class MovementSerializer(serializers.ModelSerializer):
         return bool(movement.late_entry_reason)
 
 
+class SafeDateTimeField(serializers.DateTimeField):
+    """DRF's DateTimeField, with year-1 naive input refused as 400 instead of crashing.
+
+    DRF checks a naive datetime made aware by converting it to UTC; for 0001-01-01 in
+    Europe/Paris (UTC+0:09 before 1911) that conversion overflows and DRF lets the
+    OverflowError escape as a 500 (found by tests/reliability).
+    """
+
+    def enforce_timezone(self, value: dt.datetime) -> dt.datetime:
+        try:
+            return super().enforce_timezone(value)
+        except OverflowError:
+            self.fail("overflow")
+            raise  # unreachable: fail() raises
+
+
 class MovementCreateSerializer(serializers.Serializer):
     direction = serializers.ChoiceField(choices=Movement.Direction.choices)
     reason = serializers.ChoiceField(choices=Movement.Reason.choices)
@@ -87,7 +105,7 @@ class MovementCreateSerializer(serializers.Serializer):
     quantity = serializers.IntegerField(min_value=1, max_value=1_000_000)
     location = serializers.CharField(max_length=32, required=False)
     counterparty = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
-    occurred_at = serializers.DateTimeField(required=False)
+    occurred_at = SafeDateTimeField(required=False)
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
     late_entry_reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
