@@ -193,7 +193,9 @@ def _api_or(default: Any, status_code: int, code: str, detail: str) -> Any:
     def handler(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
         if request.path.startswith("/api/"):
             return JsonResponse(error_body(code, detail), status=status_code)
-        return default(request, exception) if exception is not None or status_code != 500 else default(request)
+        if status_code == 500:  # Django calls handler500(request), without the exception
+            return default(request)
+        return default(request, exception)
 
     return handler
 
@@ -201,7 +203,7 @@ def _api_or(default: Any, status_code: int, code: str, detail: str) -> Any:
 handler400 = _api_or(defaults.bad_request, 400, "bad_request", "The request could not be understood.")
 handler403 = _api_or(defaults.permission_denied, 403, "permission_denied", "You may not do this.")
 handler404 = _api_or(defaults.page_not_found, 404, "not_found", "Not found.")
-handler500 = _api_or(defaults.server_error, 500, "server_error", "Internal error; nothing was written.")
+handler500 = _api_or(defaults.server_error, 500, "server_error", "Internal error.")
 
 
 __all__ = ["DomainError", "InvalidInput", "api_exception_handler", "error_body", "transaction"]

@@ -240,3 +240,10 @@ def test_a_wrong_content_type_is_415(api, technician, lot_50, content_type):
     """Only JSON bodies are accepted: any other content type answers 415 unsupported_media_type."""
     answer = api(technician).post(MOVEMENTS, "direction=entry&lot=1", content_type=content_type)
     _assert_error(answer, 415, "unsupported_media_type")
+
+
+def test_an_unrouted_url_outside_the_api_keeps_django_s_page(client, demo):
+    """Outside /api/ a missing page is still Django's HTML 404, not the API's JSON."""
+    answer = client.get("/no-such-page/")
+    assert answer.status_code == 404
+    assert not answer["Content-Type"].startswith("application/json")
