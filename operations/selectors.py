@@ -55,6 +55,8 @@ def wards_for(user: Any) -> QuerySet[Location]:
     wards = Location.objects.filter(establishment__in=establishments_for(user), kind=Location.Kind.WARD)
     if has_role(user, *READ_REGISTER):
         return wards
+    if not getattr(user, "is_authenticated", False):
+        return wards.none()
     return wards.filter(pk__in=NurseWardAssignment.objects.filter(nurse=user).values("ward_id"))
 
 
