@@ -266,6 +266,12 @@ def _authenticated_witness(*, actor: Any, establishment: Establishment, username
         raise DomainError("witness_same_person", "The witness must be a second pharmacist, not the one who destroys.")
     witness = authenticate(username=username, password=password)
     if witness is None or not witness.is_active:
+        # Kept outside any transaction the refusal rolls back: repeated failures against a
+        # colleague's account must show in the audit trail (every login is an audit event).
+        audit_record(
+            action="operations.destruction.witness_refused", actor=actor, establishment=establishment,
+            data={"witness_username": username[:150]},
+        )
         raise DomainError("witness_authentication_failed", "The witness's username or password is wrong.")
     if witness.pk == actor.pk:
         raise DomainError("witness_same_person", "The witness must be a second pharmacist, not the one who destroys.")

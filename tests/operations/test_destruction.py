@@ -140,6 +140,13 @@ def test_the_witness_is_a_second_authenticated_pharmacist(api, pharmacist, quara
     assert on_hand(quarantined) == 10 and not DestructionRecord.objects.exists()
 
 
+def test_a_failed_witness_authentication_is_audited(api, pharmacist, quarantined):
+    """A wrong witness password leaves an audit event naming the account tried, not the password."""
+    api(pharmacist).post("/api/v1/destructions/", _body(quarantined, witness_password="guess"), format="json")
+    event = AuditEvent.objects.get(action="operations.destruction.witness_refused")
+    assert event.actor_username == "pharmacist" and event.data == {"witness_username": "pharmacist2"}
+
+
 def test_a_technician_cannot_destroy(api, technician, quarantined):
     """Destruction is the pharmacist's (DOMAIN.md §5)."""
     assert api(technician).post("/api/v1/destructions/", _body(quarantined), format="json").status_code == 403
