@@ -19,7 +19,7 @@ from operations.models import InventoryCount
 from register import selectors as register_selectors
 from register.api import establishment_for_request
 from register.models import Location, Lot, Movement, StockBalance
-from register.serializers import LotSerializer, MovementSerializer, StockSerializer
+from register.serializers import LotSerializer, MovementSerializer, ReverseSerializer, StockSerializer
 
 PHARMACIST = frozenset({Role.PHARMACIST})
 NURSE_AND_PHARMACIST = frozenset({Role.NURSE, Role.PHARMACIST})
@@ -260,6 +260,21 @@ class TransferCreateView(APIView):
             destination=_location(request, lot.establishment_id, values["to"]),
         )
         return _created(serializers.TransferSerializer({"transfer_out": out, "transfer_in": into}).data)
+
+
+class TransferReverseView(APIView):
+    """POST on either line of a transfer: both are reversed; the answer lists the two new lines."""
+
+    allowed_roles = {"POST": PHARMACIST}
+
+    @extend_schema(request=ReverseSerializer, responses={201: MovementSerializer(many=True)})
+    def post(self, request: Request, pk: int) -> Response:
+        data = ReverseSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        movement = get_object_or_404(register_selectors.movements_for(request.user), pk=pk)
+        undo_in, undo_out = services.transfer_reverse(actor=request.user, movement=movement,
+                                                      reason=data.validated_data["reason"])
+        return _created(MovementSerializer([undo_in, undo_out], many=True).data)
 
 
 class AdministrationCreateView(APIView):

@@ -32,8 +32,9 @@ from operations.models import (
     WardReturn,
 )
 from operations.pv import destruction_pv_pdf
+from operations.rules import pair_reversal
 from register.models import Establishment, Location, Lot, Movement, RegisterHead, StockBalance
-from register.services import FUTURE_TOLERANCE, default_location, movement_record
+from register.services import FUTURE_TOLERANCE, default_location, movement_record, movement_reverse
 
 
 def _lock_register(establishment_id: int) -> RegisterHead:
@@ -514,6 +515,36 @@ def transfer_create(
             actor=actor, lot=lot, source=source, destination=destination, quantity=quantity, note=note.strip(),
             audit_action="operations.transfer.recorded",
         )
+
+
+def transfer_reverse(*, actor: Any, movement: Movement, reason: str) -> tuple[Movement, Movement]:
+    """Reverse both lines of a transfer together (R.5132-36: corrections are new lines).
+
+    The entry half is reversed first (the units leave the destination, refused if they were
+    already used there), then the exit half (they come back to the source), in one transaction.
+    """
+    if movement.reason == Movement.Reason.TRANSFER_IN and movement.paired_with_id:
+        into = movement
+        out = Movement.objects.select_related("lot__product", "lot__establishment", "location").get(pk=movement.paired_with_id)
+    elif movement.reason == Movement.Reason.TRANSFER_OUT:
+        out = movement
+        found = Movement.objects.select_related("lot__product", "lot__establishment", "location").filter(
+            paired_with=movement, reason=Movement.Reason.TRANSFER_IN
+        ).first()
+        if found is None:
+            raise DomainError("not_a_transfer", f"Line {movement.number} has no paired transfer line.")
+        into = found
+    else:
+        raise DomainError("not_a_transfer", f"Line {movement.number} is not a transfer line.")
+    token = pair_reversal.set(frozenset({out.pk, into.pk}))
+    try:
+        with transaction.atomic():
+            # movement_reverse takes the register lock; both reversals share this transaction.
+            undo_in = movement_reverse(actor=actor, movement=into, reason=reason)
+            undo_out = movement_reverse(actor=actor, movement=out, reason=reason)
+    finally:
+        pair_reversal.reset(token)
+    return undo_in, undo_out
 
 
 def administration_record(

@@ -17,6 +17,7 @@ urlpatterns = [
     path("theft-loss-reports/<int:pk>/", api.TheftLossReportDetailView.as_view(), name="theft-loss-detail"),
     path("theft-loss-reports/<int:pk>/steps/", api.TheftLossStepView.as_view(), name="theft-loss-steps"),
     path("transfers/", api.TransferCreateView.as_view(), name="transfer-create"),
+    path("transfers/<int:pk>/reverse/", api.TransferReverseView.as_view(), name="transfer-reverse"),
     path("administrations/", api.AdministrationCreateView.as_view(), name="administration-create"),
     path("ward-returns/", api.WardReturnListCreateView.as_view(), name="ward-return-list"),
     path("ward-assignments/", api.WardAssignmentCreateView.as_view(), name="ward-assignment-create"),

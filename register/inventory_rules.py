@@ -1,4 +1,4 @@
-"""Rules the inventory workflow imposes on other register writes."""
+"""Rules the inventory workflow (and the other operations workflows) impose on reversals."""
 
 from __future__ import annotations
 
@@ -17,6 +17,9 @@ def check_reversal_allowed(movement: Any) -> None:
     Called by ``movement_reverse`` with the register lock held, so no validation can slip in.
     """
     from operations.models import InventoryCount
+    from operations.rules import check_workflow_line_reversal
+
+    check_workflow_line_reversal(movement)
 
     later = (
         InventoryCount.objects.filter(

@@ -24,6 +24,7 @@ MATRIX = [
     ("post", "/api/v1/theft-loss-reports/", {"pharmacist"}),
     ("post", "/api/v1/theft-loss-reports/999999/steps/", {"pharmacist"}),
     ("post", "/api/v1/transfers/", {"pharmacist", "technician"}),
+    ("post", "/api/v1/transfers/999999/reverse/", {"pharmacist"}),
     ("post", "/api/v1/administrations/", {"pharmacist", "nurse"}),
     ("get", "/api/v1/ward-returns/", READERS | {"nurse"}),
     ("post", "/api/v1/ward-returns/", {"pharmacist", "technician", "nurse"}),

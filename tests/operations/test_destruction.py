@@ -179,3 +179,10 @@ def test_another_establishment_cannot_read_the_pv(api, pharmacist, outsider, ins
     record_id = api(pharmacist).post("/api/v1/destructions/", _body(quarantined), format="json").json()["id"]
     assert api(outsider).get(f"/api/v1/destructions/{record_id}/pv.pdf").status_code == 404
     assert api(inspector).get(f"/api/v1/destructions/{record_id}/pv.pdf").status_code == 200
+
+
+def test_a_destruction_line_is_never_reversed(api, pharmacist, quarantined):
+    """The PV certifies what was destroyed: reversing its line is destruction_final."""
+    body = api(pharmacist).post("/api/v1/destructions/", _body(quarantined), format="json").json()
+    answer = api(pharmacist).post(f"/api/v1/movements/{body['lines'][0]['movement']}/reverse/", {"reason": "x"}, format="json")
+    assert answer.status_code == 409 and answer.json()["code"] == "destruction_final"

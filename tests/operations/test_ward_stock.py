@@ -163,3 +163,44 @@ def test_only_a_pharmacist_assigns_a_nurse_to_a_ward(api, pharmacist, technician
     assert NurseWardAssignment.objects.filter(nurse=nurse, ward__code="URG").exists()
     answer = api(pharmacist).post("/api/v1/ward-assignments/", {"nurse": "technician", "ward": "URG"}, format="json")
     assert answer.status_code == 409 and answer.json()["code"] == "not_a_nurse"
+
+
+def test_a_transfer_is_reversed_as_a_pair(api, pharmacist, demo, lot_50):
+    """POST /transfers/{id}/reverse/ on either half writes two reversal lines; balances come back."""
+    pair = _transfer(api, pharmacist, lot_50, 5, "REA").json()
+    answer = api(pharmacist).post(f"/api/v1/transfers/{pair['transfer_in']['id']}/reverse/", {"reason": "Mauvais service"}, format="json")
+    assert answer.status_code == 201, answer.json()
+    undo_in, undo_out = answer.json()
+    assert (undo_in["reverses"], undo_in["location"], undo_in["direction"]) == (pair["transfer_in"]["id"], "REA", "exit")
+    assert (undo_out["reverses"], undo_out["location"], undo_out["direction"]) == (pair["transfer_out"]["id"], "VAULT", "entry")
+    assert on_hand(lot_50, "REA") == 0 and on_hand(lot_50, "VAULT") == 40
+    again = api(pharmacist).post(f"/api/v1/transfers/{pair['transfer_out']['id']}/reverse/", {"reason": "x"}, format="json")
+    assert again.status_code == 409 and again.json()["code"] == "already_reversed"
+    assert register_verify(demo["DEMO"]).ok
+
+
+def test_half_a_transfer_is_never_reversed_alone(api, pharmacist, lot_50):
+    """The single-line reversal refuses a transfer half (transfer_pair_reversal)."""
+    pair = _transfer(api, pharmacist, lot_50, 5, "REA").json()
+    for half in ("transfer_out", "transfer_in"):
+        answer = api(pharmacist).post(f"/api/v1/movements/{pair[half]['id']}/reverse/", {"reason": "x"}, format="json")
+        assert answer.status_code == 409 and answer.json()["code"] == "transfer_pair_reversal"
+    assert not Movement.objects.filter(reason="reversal").exists()
+
+
+def test_a_transfer_whose_units_were_used_cannot_be_reversed(api, rea_nurse, pharmacist, demo, lot_50):
+    """REA administered 3 of the 10 transferred: reversing the transfer is insufficient_stock, nothing written."""
+    _administer(api, rea_nurse, lot_50, 3)
+    into = Movement.objects.get(reason="transfer_in", location__code="REA")
+    answer = api(pharmacist).post(f"/api/v1/transfers/{into.pk}/reverse/", {"reason": "x"}, format="json")
+    assert answer.status_code == 409 and answer.json()["code"] == "insufficient_stock"
+    assert not Movement.objects.filter(reason="reversal").exists()
+    assert register_verify(demo["DEMO"]).ok
+
+
+def test_only_transfer_lines_are_reversed_as_transfers(api, pharmacist, technician, lot_50):
+    """A receipt is not_a_transfer; a technician may not reverse (403)."""
+    receipt = Movement.objects.get(lot=lot_50, reason="receipt")
+    answer = api(pharmacist).post(f"/api/v1/transfers/{receipt.pk}/reverse/", {"reason": "x"}, format="json")
+    assert answer.status_code == 409 and answer.json()["code"] == "not_a_transfer"
+    assert api(technician).post(f"/api/v1/transfers/{receipt.pk}/reverse/", {"reason": "x"}, format="json").status_code == 403
