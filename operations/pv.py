@@ -38,7 +38,7 @@ def destruction_pv_pdf(*, record: DestructionRecord, movements: list[Movement]) 
 
     doc = SimpleDocTemplate(
         buffer, pagesize=A4, title=f"Procès-verbal de destruction {record.reference}",
-        author=establishment.name, topMargin=20 * mm, bottomMargin=18 * mm,
+        author=establishment.name, topMargin=20 * mm, bottomMargin=18 * mm, leftMargin=15 * mm, rightMargin=15 * mm,
     )
     destroyed_at = timezone.localtime(record.destroyed_at)
     story = [
@@ -62,14 +62,14 @@ def destruction_pv_pdf(*, record: DestructionRecord, movements: list[Movement]) 
         ),
         Spacer(1, 4 * mm),
     ]
-    rows = [["Produit", "Lot", "Péremption", "Quantité", "Ligne du registre"]]
+    rows = [["Produit", "Lot", "Péremption", "Quantité", "N° d’ordre (registre)"]]
     for movement in movements:
         lot = movement.lot
         rows.append([
             Paragraph(_escape(lot.product.name), styles["Normal"]), lot.batch_number,
             f"{lot.expires_on:%d/%m/%Y}", f"{movement.quantity} {lot.product.unit_label}(s)", f"n° {movement.number}",
         ])
-    table = Table(rows, colWidths=[70 * mm, 28 * mm, 24 * mm, 28 * mm, 28 * mm], repeatRows=1)
+    table = Table(rows, colWidths=[66 * mm, 28 * mm, 24 * mm, 26 * mm, 36 * mm], repeatRows=1)
     table.setStyle(TableStyle([
         ("GRID", (0, 0), (-1, -1), 0.5, colors.grey),
         ("BACKGROUND", (0, 0), (-1, 0), colors.lightgrey),
