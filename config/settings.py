@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "audit",
     "register",
     "prescriptions",
+    "web",
 ]
 
 MIDDLEWARE = [
