@@ -39,28 +39,28 @@ def lot_balance_series(lines: Iterable[tuple[int, int, int, dt.datetime]]) -> di
 
 
 def sparkline(values: list[tuple[dt.datetime, int]], *, width: int = 160, height: int = 36) -> Sparkline:
-    """A step chart that starts at zero (before the lot's first line) and spaces lines evenly."""
-    totals = [0] + [total for _, total in values]
-    peak = max(totals) or 1
-    pad = 2
-    step = (width - 2 * pad) / max(len(totals) - 1, 1)
+    """A step chart: a short lead-in at zero (before the lot's first line), then one equal-width
+    step per register line at the balance that line left."""
+    totals = [total for _, total in values]
+    peak = max(totals, default=0) or 1
+    pad, lead = 2, 10
+    step = (width - 2 * pad - lead) / max(len(totals), 1)
 
     def y(value: int) -> float:
         return round(height - pad - (height - 2 * pad) * value / peak, 1)
 
-    commands = [f"M{pad},{y(totals[0])}"]
-    for index, value in enumerate(totals[1:], start=1):
-        x = round(pad + step * index, 1)
-        commands.append(f"H{x}V{y(value)}")
+    commands = [f"M{pad},{y(0)} H{pad + lead}"]
+    for index, value in enumerate(totals):
+        commands.append(f"V{y(value)} H{round(pad + lead + step * (index + 1), 1)}")
     path = " ".join(commands)
-    area = f"{path} V{height - pad} H{pad} Z"
+    area = f"{path} V{y(0)} H{pad} Z"
     return Sparkline(
         path=path,
         area=area,
         width=width,
         height=height,
-        last=totals[-1],
-        peak=max(totals),
+        last=totals[-1] if totals else 0,
+        peak=max(totals, default=0),
         first_at=values[0][0] if values else None,
         last_at=values[-1][0] if values else None,
         points=len(values),

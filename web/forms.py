@@ -29,6 +29,30 @@ DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
 
+def _messages() -> dict[str, Any]:
+    """The services' refusals in the interface's language, by stable code (the rule stays in the
+    service; only its wording is the page's). An unknown code shows the service's own text."""
+    return {
+        "insufficient_stock": lambda form, error: _(
+            "Only %(on_hand)s unit(s) of this lot at this location: you cannot take out %(quantity)s."
+        ) % {"on_hand": error.extra.get("on_hand", 0), "quantity": form.cleaned_data.get("quantity")},
+        "lot_expired": lambda form, error: _("This lot has expired: an expired lot cannot be received."),
+        "lot_quarantined": lambda form, error: _("This lot is in quarantine: its only possible exit is destruction."),
+        "lot_exists": lambda form, error: _(
+            "This batch number already exists for this product: choose the lot in the list above."
+        ),
+        "not_narcotic_on_date": lambda form, error: _(
+            "The substance was not listed as a narcotic on that date: this register does not record it."
+        ),
+        "occurred_in_future": lambda form, error: _(
+            "An operation cannot be dated in the future: the register records what has happened."
+        ),
+        "late_entry_reason_required": lambda form, error: _(
+            "This operation is dated more than 24 hours ago: give the reason for the late entry."
+        ),
+    }
+
+
 def add_domain_error(form: forms.Form, error: DomainError) -> None:
     """Put a service's refusal next to the field it concerns, else at the top of the form."""
     named = [name for name in (error.fields or {}) if name in form.fields]
@@ -38,7 +62,8 @@ def add_domain_error(form: forms.Form, error: DomainError) -> None:
         field = "expires_on"
     if field not in form.fields:
         field = None
-    form.add_error(field, error.detail)
+    wording = _messages().get(error.code)
+    form.add_error(field, wording(form, error) if wording else error.detail)
 
 
 class LotChoiceField(forms.ModelChoiceField):
@@ -56,7 +81,7 @@ class _MovementForm(forms.Form):
         label=_("Date and time of the operation"),
         required=False,
         widget=DATETIME,
-        help_text=_("Leave empty for now. More than 24 hours ago: give the reason for the late entry."),
+        help_text=_("Leave empty: the current time is used."),
     )
     late_entry_reason = forms.CharField(
         label=_("Reason for a late entry"), required=False, widget=forms.Textarea(attrs={"rows": 2})
@@ -72,9 +97,14 @@ class ReceiptForm(_MovementForm):
     """A supplier receipt into the pharmacy vault, on an existing lot or a new one."""
 
     lot = LotChoiceField(
-        label=_("Lot"), queryset=Lot.objects.none(), required=False, empty_label=_("— New lot (fill in below) —")
+        label=_("Lot already in the register"),
+        queryset=Lot.objects.none(),
+        required=False,
+        empty_label=_("— New lot (fill in below) —"),
     )
-    product = forms.ModelChoiceField(label=_("Product"), queryset=Product.objects.none(), required=False)
+    product = forms.ModelChoiceField(
+        label=_("Product"), queryset=Product.objects.none(), required=False, empty_label=_("— Choose —")
+    )
     batch_number = forms.CharField(label=_("Batch number"), max_length=64, required=False)
     expires_on = forms.DateField(label=_("Expiry date"), required=False, widget=DATE)
     counterparty = forms.CharField(
@@ -108,9 +138,10 @@ class ExitForm(_MovementForm):
         if value in services.DIRECT_REASONS[Movement.Direction.EXIT]
     ]
 
-    lot = LotChoiceField(label=_("Lot"), queryset=Lot.objects.none())
-    location = forms.ModelChoiceField(label=_("Location"), queryset=Location.objects.none())
-    reason = forms.ChoiceField(label=_("Reason"), choices=REASONS)
+    lot = LotChoiceField(label=_("Lot"), queryset=Lot.objects.none(), empty_label=_("— Choose —"))
+    location = forms.ModelChoiceField(label=_("Location"), queryset=Location.objects.none(), empty_label=None)
+    # No reason preselected: a theft must never be recorded by leaving a default in place.
+    reason = forms.ChoiceField(label=_("Reason"), choices=[("", _("— Choose —")), *REASONS])
     counterparty = forms.CharField(
         label=_("Counterparty (supplier, police report, ward...)"), max_length=500, required=False
     )
@@ -129,10 +160,12 @@ class ExitForm(_MovementForm):
 class RegisterFilterForm(forms.Form):
     """Filters of the register list; ``from`` and ``to`` are the API's parameter names."""
 
-    product = forms.ModelChoiceField(label=_("Product"), queryset=Product.objects.none(), required=False)
-    lot = LotChoiceField(label=_("Lot"), queryset=Lot.objects.none(), required=False)
+    product = forms.ModelChoiceField(
+        label=_("Product"), queryset=Product.objects.none(), required=False, empty_label=_("All")
+    )
+    lot = LotChoiceField(label=_("Lot"), queryset=Lot.objects.none(), required=False, empty_label=_("All"))
     location = forms.ModelChoiceField(
-        label=_("Location"), queryset=Location.objects.none(), required=False, to_field_name="code"
+        label=_("Location"), queryset=Location.objects.none(), required=False, to_field_name="code", empty_label=_("All")
     )
 
     def __init__(self, *args: Any, establishment: Establishment, **kwargs: Any) -> None:
@@ -157,7 +190,9 @@ class InspectionForm(forms.Form):
     establishment = forms.ModelChoiceField(
         label=_("Establishment"), queryset=Establishment.objects.none(), to_field_name="code", empty_label=None
     )
-    product = forms.ModelChoiceField(label=_("Product"), queryset=Product.objects.none(), required=False)
+    product = forms.ModelChoiceField(
+        label=_("Product"), queryset=Product.objects.none(), required=False, empty_label=_("All products")
+    )
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -175,7 +210,7 @@ class InspectionForm(forms.Form):
 
 
 class AuditFilterForm(forms.Form):
-    action = forms.ChoiceField(label=_("Action"), required=False)
+    action = forms.ChoiceField(label=_("Action"), required=False, widget=forms.Select(attrs={"data-autosubmit": ""}))
 
     def __init__(self, *args: Any, events: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -113,7 +113,7 @@ def test_receipt_refused_by_the_service_leaves_nothing(technician: Any, product_
     )
     assert response.status_code == 200
     errors = response.context["form"].errors
-    assert "expired" in errors["expires_on"][0]
+    assert "périmé" in errors["expires_on"][0]
     assert not Lot.objects.filter(batch_number="OLD-1").exists()
 
 
@@ -132,7 +132,7 @@ def test_exit_beyond_stock_shows_the_service_error_next_to_quantity(pharmacist: 
         "/stock/exit/", {"reason": "loss", "lot": lot_50.pk, "location": vault.pk, "quantity": "41"}
     )
     assert response.status_code == 200
-    assert "Only 40" in response.context["form"].errors["quantity"][0]
+    assert "Seulement 40" in response.context["form"].errors["quantity"][0]
     assert Movement.objects.count() == before
 
 

@@ -52,6 +52,11 @@ def role_label(user: Any) -> str:
     return str(ROLE_LABELS.get(role, "")) if role else ""
 
 
+@register.filter
+def role_name(role: str) -> str:
+    return str(ROLE_LABELS.get(role, role))
+
+
 @register.simple_tag
 def my_establishments(user: Any) -> Any:
     return selectors.establishments_for(user).order_by("code")
