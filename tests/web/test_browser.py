@@ -101,6 +101,7 @@ def test_technician_records_a_receipt_and_sees_the_stock_grow(page: Any) -> None
 
     page.get_by_role("link", name="Stock", exact=True).click()
     assert page.get_by_test_id("total-K50-2401").inner_text().startswith("46")
+    shot(page, "12-stock-after-receipt")
     assert StockBalance.objects.get(lot=lot, location__code="VAULT").on_hand == 46
 
 

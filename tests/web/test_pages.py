@@ -236,12 +236,14 @@ def test_stock_dashboard_warns_of_expiry_and_draws_each_lot(technician: Any, mak
     assert page.count('<svg class="spark"') == 5
 
 
-def test_language_switch_changes_the_interface(technician: Any) -> None:
-    """French by default; the language form switches to English."""
+def test_language_switch_changes_the_interface(technician: Any, lot_50: Lot) -> None:
+    """French by default; the language form switches to English, dates stay day/month/year."""
     client = client_of(technician)
     assert "Enregistrer une réception" in client.get("/stock/").content.decode()
     client.post("/i18n/setlang/", {"language": "en", "next": "/stock/"})
-    assert "Record a receipt" in client.get("/stock/").content.decode()
+    english = client.get("/stock/").content.decode()
+    assert "Record a receipt" in english
+    assert lot_50.expires_on.strftime("%d/%m/%Y") in english
 
 
 def test_forms_carry_a_csrf_token(technician: Any) -> None:

@@ -14,7 +14,7 @@ from web.views import CONTROL
 
 register = template.Library()
 
-ROLE_LABELS = {
+ROLE_LABELS: dict[str, Any] = {
     Role.PHARMACIST: _("Pharmacist"),
     Role.TECHNICIAN: _("Pharmacy technician"),
     Role.PRESCRIBER: _("Prescriber"),
