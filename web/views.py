@@ -66,7 +66,7 @@ def stock(request: HttpRequest) -> HttpResponse:
         selectors.movements_of(establishment).values_list("lot_id", "location_id", "balance_after", "occurred_at")
     )
     products: dict[Any, list[dict[str, Any]]] = {}
-    counts = {"expired": 0, "soon": 0}
+    warnings: dict[str, list[str]] = {"expired": [], "soon": []}
     for lot in selectors.lots_for(request.user).filter(establishment=establishment).order_by("product__name", "expires_on"):
         rows = [b for b in balances.get(lot.pk, []) if b.on_hand > 0 or include_empty]
         total = sum(b.on_hand for b in rows)
@@ -74,7 +74,7 @@ def stock(request: HttpRequest) -> HttpResponse:
             continue
         status = "expired" if lot.expires_on < today else "soon" if lot.expires_on < soon else "ok"
         if status != "ok" and total:
-            counts[status] += 1
+            warnings[status].append(lot.batch_number)
         products.setdefault(lot.product, []).append(
             {
                 "lot": lot,
@@ -88,7 +88,7 @@ def stock(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "web/stock.html",
-        {"establishment": establishment, "products": products, "counts": counts, "include_empty": include_empty},
+        {"establishment": establishment, "products": products, "warnings": warnings, "include_empty": include_empty},
     )
 
 

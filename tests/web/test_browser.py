@@ -5,6 +5,7 @@ Screenshots of each main page go to tests/artifacts/ (git-ignored) for a person 
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from register.models import Lot, Movement, StockBalance
 from tests.conftest import PASSWORD
@@ -122,10 +124,22 @@ def test_receipt_of_a_new_lot_shows_errors_next_to_fields(page: Any) -> None:
     assert not Lot.objects.filter(batch_number="OLD-2019").exists()
 
 
-def test_pharmacist_records_an_exit(page: Any) -> None:
-    """A pharmacist records a loss: too many is refused next to the quantity, then 2 are taken out."""
+def test_pharmacist_records_an_exit(page: Any, make_lot: Any) -> None:
+    """A pharmacist sees the expiry warnings, then records a loss: too many is refused next to the
+    quantity, then 2 are taken out."""
+    today = timezone.localdate()
+    for batch, days in (("SOON-01", 20), ("PAST-01", -3)):
+        lot = make_lot(units=4, batch=batch)
+        # Time passes: the lots draw near their expiry date (a lot's date, not a register line).
+        Lot.objects.filter(pk=lot.pk).update(expires_on=today + dt.timedelta(days=days))
     login(page, "pharmacist")
     page.wait_for_url("**/stock/")
+    warning = page.locator(".panel.warn").inner_text()
+    assert "Lot périmé encore en stock : PAST-01. Mettez-le en quarantaine pour destruction." in warning
+    assert "Lot arrivant à péremption dans moins de 90 jours : SOON-01." in warning
+    assert page.locator("tr[data-lot='SOON-01'] .badge.warn").inner_text() == "20 jours restants"
+    assert page.locator("tr[data-lot='PAST-01'] .badge.bad").inner_text() == "périmé"
+    shot(page, "13-stock-expiry-warnings")
     page.get_by_role("link", name="Sortie", exact=True).click()
     lot = Lot.objects.get(establishment__code="DEMO", batch_number="K250-2402")
     page.get_by_label("Motif", exact=True).select_option("loss")

@@ -252,3 +252,19 @@ def test_forms_carry_a_csrf_token(technician: Any) -> None:
     client.force_login(technician)
     assert 'name="csrfmiddlewaretoken"' in client.get("/stock/receipt/").content.decode()
     assert client.post("/stock/receipt/", {"quantity": "1"}).status_code == 403
+
+
+def test_inspector_of_two_establishments_switches_between_them(inspector: Any, demo: Any) -> None:
+    """An inspector assigned to DEMO and OTHER chooses either; each page then shows that one only."""
+    demo["OTHER"].members.add(inspector)
+    client = client_of(inspector)
+    page = client.get("/inspection/").content.decode()
+    assert 'value="OTHER"' in page and 'value="DEMO"' in page
+    response = client.get("/inspection/?establishment=OTHER")
+    assert response.context["establishment"].code == "OTHER"
+    assert 'href="/api/v1/register/export.pdf?establishment=OTHER"' in response.content.decode()
+    # The choice is remembered for the next pages of the session.
+    lines = client.get("/register/").context["page"].object_list
+    assert {line.establishment.code for line in lines} == {"OTHER"}
+    events = client.get("/audit/").context["page"].object_list
+    assert events and {event.establishment_id for event in events} == {demo["OTHER"].pk}
