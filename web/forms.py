@@ -33,9 +33,13 @@ def _messages() -> dict[str, Any]:
     """The services' refusals in the interface's language, by stable code (the rule stays in the
     service; only its wording is the page's). An unknown code shows the service's own text."""
     return {
-        "insufficient_stock": lambda form, error: _(
-            "Only %(on_hand)s unit(s) of this lot at this location: you cannot take out %(quantity)s."
-        ) % {"on_hand": error.extra.get("on_hand", 0), "quantity": form.cleaned_data.get("quantity")},
+        "insufficient_stock": lambda form, error: (
+            _("Only %(on_hand)s unit(s) of this lot at this location: you cannot take out %(quantity)s.")
+            % {"on_hand": error.extra.get("on_hand", 0), "quantity": form.cleaned_data["quantity"]}
+            if form.cleaned_data.get("quantity")
+            else _("Not enough units of this lot at this location: only %(on_hand)s left.")
+            % {"on_hand": error.extra.get("on_hand", 0)}
+        ),
         "lot_expired": lambda form, error: _("This lot has expired: an expired lot cannot be received."),
         "lot_quarantined": lambda form, error: _("This lot is in quarantine: its only possible exit is destruction."),
         "lot_exists": lambda form, error: _(
@@ -47,6 +51,8 @@ def _messages() -> dict[str, Any]:
         "occurred_in_future": lambda form, error: _(
             "An operation cannot be dated in the future: the register records what has happened."
         ),
+        "already_reversed": lambda form, error: _("This line has already been reversed."),
+        "reversal_of_reversal": lambda form, error: _("This line is itself a reversal: it cannot be reversed."),
         "late_entry_reason_required": lambda form, error: _(
             "This operation is dated more than 24 hours ago: give the reason for the late entry."
         ),
@@ -155,6 +161,14 @@ class ExitForm(_MovementForm):
         locations = Location.objects.filter(establishment=establishment)
         self.fields["location"].queryset = locations  # type: ignore[attr-defined]
         self.fields["location"].initial = locations.filter(code="VAULT").first()
+
+
+class ReverseForm(forms.Form):
+    """A correction: the opposite line, pointing at the one it cancels (R.5132-36: no change after validation)."""
+
+    reason = forms.CharField(
+        label=_("Reason for the correction"), max_length=500, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
 
 class RegisterFilterForm(forms.Form):

@@ -22,6 +22,7 @@ urlpatterns = [
     path("stock/exit/", views.exit_, name="exit"),
     path("register/", views.register, name="register"),
     path("register/<int:pk>/", views.movement, name="movement"),
+    path("register/<int:pk>/reverse/", views.movement_reverse, name="movement-reverse"),
     path("inspection/", views.inspection, name="inspection"),
     path("audit/", views.audit, name="audit"),
 ]

@@ -30,6 +30,7 @@ from web.forms import (
     InspectionForm,
     ReceiptForm,
     RegisterFilterForm,
+    ReverseForm,
     add_domain_error,
 )
 
@@ -206,8 +207,40 @@ def register(request: HttpRequest) -> HttpResponse:
 def movement(request: HttpRequest, pk: int) -> HttpResponse:
     """One register line with its hash and the hash it chains to."""
     line = get_object_or_404(selectors.movements_for(request.user).select_related("paired_with", "recorded_by"), pk=pk)
+    return _movement_page(request, line, ReverseForm())
+
+
+def _movement_page(request: HttpRequest, line: Movement, form: ReverseForm) -> HttpResponse:
     reversed_by = Movement.objects.filter(reverses=line).first()
-    return render(request, "web/movement.html", {"line": line, "reversed_by": reversed_by, "establishment": line.establishment})
+    can_reverse = (
+        has_role(request.user, Role.PHARMACIST) and reversed_by is None and line.reason != Movement.Reason.REVERSAL
+    )
+    return render(
+        request,
+        "web/movement.html",
+        {
+            "line": line,
+            "reversed_by": reversed_by,
+            "establishment": line.establishment,
+            # A refused correction keeps its form on the page so the reason for the refusal shows.
+            "reverse_form": form if can_reverse or form.errors else None,
+        },
+    )
+
+
+@role_required(frozenset({Role.PHARMACIST}))
+@require_http_methods(["POST"])
+def movement_reverse(request: HttpRequest, pk: int) -> HttpResponse:
+    """Correct a line by writing its opposite (pharmacist only, as in the API)."""
+    line = get_object_or_404(selectors.movements_for(request.user).select_related("paired_with", "recorded_by"), pk=pk)
+    form = ReverseForm(request.POST)
+    if form.is_valid():
+        reversal = _record(
+            form, lambda: services.movement_reverse(actor=request.user, movement=line, reason=form.cleaned_data["reason"])
+        )
+        if reversal is not None:
+            return _recorded(request, reversal)
+    return _movement_page(request, line, form)
 
 
 def export_links(params: dict[str, Any]) -> dict[str, str]:

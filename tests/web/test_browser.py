@@ -103,7 +103,7 @@ def test_technician_records_a_receipt_and_sees_the_stock_grow(page: Any) -> None
 
     page.get_by_role("link", name="Stock", exact=True).click()
     assert page.get_by_test_id("total-K50-2401").inner_text().startswith("46")
-    shot(page, "12-stock-after-receipt")
+    shot(page, "05-stock-after-receipt")
     assert StockBalance.objects.get(lot=lot, location__code="VAULT").on_hand == 46
 
 
@@ -120,7 +120,7 @@ def test_receipt_of_a_new_lot_shows_errors_next_to_fields(page: Any) -> None:
     page.get_by_label("Date de péremption").fill("2020-06-30")
     page.get_by_role("button", name="Enregistrer la réception").click()
     assert "périmé" in page.locator("#id_expires_on_error").inner_text()
-    shot(page, "05-receipt-errors")
+    shot(page, "06-receipt-errors")
     assert not Lot.objects.filter(batch_number="OLD-2019").exists()
 
 
@@ -139,7 +139,7 @@ def test_pharmacist_records_an_exit(page: Any, make_lot: Any) -> None:
     assert "Lot arrivant à péremption dans moins de 90 jours : SOON-01." in warning
     assert page.locator("tr[data-lot='SOON-01'] .badge.warn").inner_text() == "20 jours restants"
     assert page.locator("tr[data-lot='PAST-01'] .badge.bad").inner_text() == "périmé"
-    shot(page, "13-stock-expiry-warnings")
+    shot(page, "07-stock-expiry-warnings")
     page.get_by_role("link", name="Sortie", exact=True).click()
     lot = Lot.objects.get(establishment__code="DEMO", batch_number="K250-2402")
     page.get_by_label("Motif", exact=True).select_option("loss")
@@ -148,15 +148,25 @@ def test_pharmacist_records_an_exit(page: Any, make_lot: Any) -> None:
     page.get_by_label("Tiers (fournisseur, dépôt de plainte, unité de soins…)").fill("Ampoules brisées au déballage")
     page.get_by_role("button", name="Enregistrer la sortie").click()
     assert "Seulement 25" in page.locator("#id_quantity_error").inner_text()
-    shot(page, "06-exit-refused")
+    shot(page, "08-exit-refused")
     page.get_by_label("Quantité (unités)").fill("2")
     page.get_by_role("button", name="Enregistrer la sortie").click()
     page.wait_for_url("**/register/*/")
     assert page.get_by_test_id("balance-after").inner_text() == "23"
     line = Movement.objects.get(lot=lot, reason="loss")
     assert (line.quantity, line.recorded_by_name) == (2, "pharmacist")
+
+    # The loss was typed twice by mistake on paper: the pharmacist corrects it with the opposite line.
+    page.get_by_label("Motif de la correction").fill("Perte déjà déclarée sur une autre ligne")
+    shot(page, "09-line-correction")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name=f"Annuler la ligne n° {line.number} par une écriture inverse").click()
+    page.wait_for_url(lambda url: not url.endswith(f"/register/{line.pk}/"))
+    assert page.get_by_test_id("balance-after").inner_text() == "25"
+    assert Movement.objects.get(reverses=line).recorded_by_name == "pharmacist"
+
     page.goto(page.base + "/register/")
-    shot(page, "07-register")
+    shot(page, "10-register-after-correction")
 
 
 def test_inspector_verifies_and_finds_the_pdf_link(page: Any) -> None:
@@ -175,14 +185,14 @@ def test_inspector_verifies_and_finds_the_pdf_link(page: Any) -> None:
     assert pdf.get_attribute("href") == "/api/v1/register/export.pdf?establishment=DEMO&from=2026-01-01&to=2026-12-31"
     csv = page.get_by_role("link", name="Télécharger le CSV")
     assert csv.get_attribute("href") == "/api/v1/register/export.csv?establishment=DEMO&from=2026-01-01&to=2026-12-31"
-    shot(page, "08-inspection-verified")
+    shot(page, "11-inspection-verified")
 
     page.get_by_role("link", name="Journal d’audit").first.click()
     page.get_by_label("Action").select_option("register.verified")  # submits itself (data-autosubmit)
     page.wait_for_url(lambda url: "action=register.verified" in url)
     actions = page.locator("table.audit tbody td:nth-child(3)").all_inner_texts()
     assert actions == ["register.verified"]
-    shot(page, "09-audit")
+    shot(page, "12-audit")
 
 
 def test_interface_switches_to_english(page: Any) -> None:
@@ -191,7 +201,7 @@ def test_interface_switches_to_english(page: Any) -> None:
     page.wait_for_url("**/stock/")
     page.get_by_role("button", name="EN").click()
     page.get_by_role("link", name="Record a receipt").wait_for()
-    shot(page, "10-stock-english")
+    shot(page, "13-stock-english")
     page.get_by_role("button", name="FR").click()
     page.get_by_role("link", name="Enregistrer une réception").wait_for()
 
@@ -202,4 +212,4 @@ def test_stock_at_phone_width_stays_usable(page: Any) -> None:
     login(page, "technician")
     page.wait_for_url("**/stock/")
     assert page.get_by_role("link", name="Enregistrer une réception").is_visible()
-    shot(page, "11-stock-narrow")
+    shot(page, "14-stock-narrow")

@@ -268,3 +268,43 @@ def test_inspector_of_two_establishments_switches_between_them(inspector: Any, d
     assert {line.establishment.code for line in lines} == {"OTHER"}
     events = client.get("/audit/").context["page"].object_list
     assert events and {event.establishment_id for event in events} == {demo["OTHER"].pk}
+
+
+def test_pharmacist_reverses_a_line_once(pharmacist: Any, lot_50: Lot) -> None:
+    """The correction writes the opposite line pointing at the original; a second one is refused on the page."""
+    client = client_of(pharmacist)
+    from register import services
+
+    line = services.movement_record(actor=pharmacist, lot=lot_50, direction="exit", reason="loss", quantity=3)
+    page = client.get(f"/register/{line.pk}/").content.decode()
+    assert f'action="/register/{line.pk}/reverse/"' in page
+    response = client.post(f"/register/{line.pk}/reverse/", {"reason": "Saisie en double"})
+    reversal = Movement.objects.get(reverses=line)
+    assert response["Location"] == f"/register/{reversal.pk}/"
+    assert (reversal.direction, reversal.quantity, reversal.balance_after) == ("entry", 3, 40)
+    again = client.post(f"/register/{line.pk}/reverse/", {"reason": "Encore"})
+    assert again.status_code == 200
+    assert "déjà été annulée" in again.content.decode()
+    assert Movement.objects.filter(reverses=line).count() == 1
+
+
+def test_reversal_needs_a_reason_and_a_pharmacist(pharmacist: Any, technician: Any, lot_50: Lot) -> None:
+    """No reason: error next to the field; a technician is refused (403) and sees no correction form."""
+    line = Movement.objects.filter(lot=lot_50).first()
+    assert line is not None
+    response = client_of(pharmacist).post(f"/register/{line.pk}/reverse/", {"reason": ""})
+    assert "reason" in response.context["reverse_form"].errors
+    assert client_of(technician).post(f"/register/{line.pk}/reverse/", {"reason": "x"}).status_code == 403
+    assert "/reverse/" not in client_of(technician).get(f"/register/{line.pk}/").content.decode()
+
+
+def test_reversing_a_consumed_receipt_is_refused_with_the_stock_left(pharmacist: Any, lot_50: Lot, demo: Any) -> None:
+    """Reversing a receipt whose units already left answers the service's insufficient-stock refusal."""
+    from register import services
+
+    receipt = Movement.objects.filter(lot=lot_50).first()
+    assert receipt is not None
+    services.movement_record(actor=pharmacist, lot=lot_50, direction="exit", reason="loss", quantity=39)
+    response = client_of(pharmacist).post(f"/register/{receipt.pk}/reverse/", {"reason": "Erreur de lot"})
+    assert "il n’en reste que 1" in response.content.decode() or "only 1 left" in response.content.decode()
+    assert not Movement.objects.filter(reverses=receipt).exists()
