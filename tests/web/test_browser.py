@@ -195,8 +195,8 @@ def test_inspector_verifies_and_finds_the_pdf_link(page: Any) -> None:
     shot(page, "12-audit")
 
 
-def test_interface_switches_to_english(page: Any) -> None:
-    """The language buttons switch the whole interface to English and back."""
+def test_interface_switches_to_english_and_logs_out(page: Any) -> None:
+    """The language buttons switch the interface to English and back; logging out closes the session."""
     login(page, "technician")
     page.wait_for_url("**/stock/")
     page.get_by_role("button", name="EN").click()
@@ -204,6 +204,10 @@ def test_interface_switches_to_english(page: Any) -> None:
     shot(page, "13-stock-english")
     page.get_by_role("button", name="FR").click()
     page.get_by_role("link", name="Enregistrer une réception").wait_for()
+    page.get_by_role("button", name="Se déconnecter").click()
+    page.wait_for_url("**/login/")
+    page.goto(page.base + "/stock/")
+    assert "/login/" in page.url
 
 
 def test_stock_at_phone_width_stays_usable(page: Any) -> None:
