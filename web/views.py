@@ -196,10 +196,21 @@ def register(request: HttpRequest) -> HttpResponse:
     page = Paginator(lines, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
+    exports = None
+    if has_role(request.user, *CONTROL):
+        data = form.cleaned_data if form.is_valid() else {}
+        exports = export_links(
+            {
+                "establishment": establishment.code,
+                "from": data["from"].isoformat() if data.get("from") else "",
+                "to": data["to"].isoformat() if data.get("to") else "",
+                "product": str(data["product"].pk) if data.get("product") else "",
+            }
+        )
     return render(
         request,
         "web/register.html",
-        {"establishment": establishment, "form": form, "page": page, "query": query.urlencode()},
+        {"establishment": establishment, "form": form, "page": page, "query": query.urlencode(), "exports": exports},
     )
 
 

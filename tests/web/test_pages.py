@@ -308,3 +308,25 @@ def test_reversing_a_consumed_receipt_is_refused_with_the_stock_left(pharmacist:
     response = client_of(pharmacist).post(f"/register/{receipt.pk}/reverse/", {"reason": "Erreur de lot"})
     assert "il n’en reste que 1" in response.content.decode() or "only 1 left" in response.content.decode()
     assert not Movement.objects.filter(reverses=receipt).exists()
+
+
+def test_errors_are_tied_to_their_field_for_screen_readers(pharmacist: Any, lot_50: Lot, demo: Any) -> None:
+    """A refused field is marked invalid and points at its error message and help text."""
+    vault = demo["DEMO"].locations.get(code="VAULT")
+    html = client_of(pharmacist).post(
+        "/stock/exit/", {"reason": "loss", "lot": lot_50.pk, "location": vault.pk, "quantity": "999"}
+    ).content.decode()
+    assert 'aria-invalid="true"' in html
+    assert 'aria-describedby="id_quantity_error"' in html
+    assert 'id="id_quantity_error"' in html
+    assert 'aria-describedby="id_occurred_at_helptext"' in html
+    assert 'id="id_occurred_at_helptext"' in html
+
+
+def test_register_offers_exports_with_its_filters_to_control_roles(pharmacist: Any, technician: Any, product_50: Any) -> None:
+    """Pharmacist and inspector get PDF/CSV links carrying the page's product and dates; a technician none."""
+    path = f"/register/?product={product_50.pk}&from=2026-02-01&to=2026-03-31"
+    html = client_of(pharmacist).get(path).content.decode()
+    assert f'href="/api/v1/register/export.pdf?establishment=DEMO&amp;from=2026-02-01&amp;to=2026-03-31&amp;product={product_50.pk}"' in html
+    assert "/api/v1/register/export.csv?" in html
+    assert "/api/v1/register/export" not in client_of(technician).get(path).content.decode()

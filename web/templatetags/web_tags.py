@@ -53,6 +53,21 @@ def role_label(user: Any) -> str:
 
 
 @register.filter
+def widget(field: Any) -> str:
+    """The field's input, tied to its help text and error for screen readers (aria-describedby)."""
+    described = []
+    if field.help_text:
+        described.append(f"{field.auto_id}_helptext")
+    attrs: dict[str, str] = {}
+    if field.errors:
+        described.append(f"{field.auto_id}_error")
+        attrs["aria-invalid"] = "true"
+    if described:
+        attrs["aria-describedby"] = " ".join(described)
+    return field.as_widget(attrs=attrs)  # type: ignore[no-any-return]
+
+
+@register.filter
 def role_name(role: str) -> str:
     return str(ROLE_LABELS.get(role, role))
 
