@@ -7,6 +7,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 
+MAX_POINTS = 60
+
+
 @dataclass(frozen=True)
 class Sparkline:
     """A step line of a lot's balance, ready for ``<svg><path d=...>``."""
@@ -41,19 +44,23 @@ def lot_balance_series(lines: Iterable[tuple[int, int, int, dt.datetime]]) -> di
 def sparkline(values: list[tuple[dt.datetime, int]], *, width: int = 160, height: int = 36) -> Sparkline:
     """A step chart: a short lead-in at zero (before the lot's first line), then one equal-width
     step per register line at the balance that line left."""
+    # A long history would draw steps thinner than a pixel: keep the latest lines, and start the
+    # lead-in at the balance the earlier ones left.
+    start = values[-MAX_POINTS - 1][1] if len(values) > MAX_POINTS else 0
+    values = values[-MAX_POINTS:]
     totals = [total for _, total in values]
-    peak = max(totals, default=0) or 1
+    peak = max([start, *totals]) or 1
     pad, lead = 2, 10
     step = (width - 2 * pad - lead) / max(len(totals), 1)
 
     def y(value: int) -> float:
         return round(height - pad - (height - 2 * pad) * value / peak, 1)
 
-    commands = [f"M{pad},{y(0)} H{pad + lead}"]
+    commands = [f"M{pad},{y(start)} H{pad + lead}"]
     for index, value in enumerate(totals):
         commands.append(f"V{y(value)} H{round(pad + lead + step * (index + 1), 1)}")
     path = " ".join(commands)
-    area = f"{path} V{y(0)} H{pad} Z"
+    area = f"{path} V{height - pad} H{pad} Z"
     return Sparkline(
         path=path,
         area=area,

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
@@ -167,8 +168,6 @@ def exit_(request: HttpRequest) -> HttpResponse:
 
 
 def _recorded(request: HttpRequest, movement: Movement) -> HttpResponse:
-    from django.contrib import messages
-
     messages.success(
         request,
         _("Line no. %(number)s recorded: %(quantity)s × %(lot)s, balance %(balance)s.")
