@@ -19,6 +19,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("docs/", _OpenDocsView.as_view(url_name="schema"), name="docs"),
     path("", include("register.urls")),
     path("", include("operations.urls")),
+    path("", include("prescriptions.urls")),
 ]
 
 urlpatterns = [
