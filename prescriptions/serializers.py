@@ -8,8 +8,6 @@ from rest_framework import serializers
 
 from prescriptions.models import Dispensation, Patient, PrescriptionLine, SecurePrescription
 
-_MG = {"max_digits": 8, "decimal_places": 2, "min_value": 0}
-
 
 class PatientSerializer(serializers.ModelSerializer):
     class Meta:
@@ -31,9 +29,11 @@ class PatientCreateSerializer(serializers.Serializer):
 class LineInputSerializer(serializers.Serializer):
     product = serializers.IntegerField(min_value=1, max_value=2**62)
     kind = serializers.ChoiceField(choices=PrescriptionLine.Kind.choices)
-    dose_mg = serializers.DecimalField(required=False, allow_null=True, **_MG)
+    dose_mg = serializers.DecimalField(max_digits=8, decimal_places=2, min_value=0, required=False, allow_null=True)
     doses_per_day = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=48)
-    rate_mg_per_h = serializers.DecimalField(required=False, allow_null=True, **_MG)
+    rate_mg_per_h = serializers.DecimalField(
+        max_digits=8, decimal_places=2, min_value=0, required=False, allow_null=True
+    )
     hours_per_day = serializers.DecimalField(max_digits=4, decimal_places=2, min_value=0, required=False, allow_null=True)
 
 
@@ -45,7 +45,7 @@ class PrescriptionCreateSerializer(serializers.Serializer):
     duration_days = serializers.IntegerField(min_value=1, max_value=366)
     fraction_days = serializers.IntegerField(min_value=1, max_value=366, required=False, allow_null=True)
     overlap_authorized = serializers.BooleanField(default=False)
-    lines = LineInputSerializer(many=True, allow_empty=False, max_length=50)
+    lines = serializers.ListField(child=LineInputSerializer(), allow_empty=False, max_length=50)
 
 
 class LineSerializer(serializers.ModelSerializer):

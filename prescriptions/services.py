@@ -117,6 +117,8 @@ class IssuedPrescription:
 
 
 def _line_errors(line: LineInput) -> dict[str, list[str]]:
+    needed: dict[str, Decimal | int | None]
+    extra: dict[str, Decimal | int | None]
     if line.kind == PrescriptionLine.Kind.BOLUS:
         needed = {"dose_mg": line.dose_mg, "doses_per_day": line.doses_per_day}
         extra = {"rate_mg_per_h": line.rate_mg_per_h, "hours_per_day": line.hours_per_day}
@@ -436,7 +438,7 @@ def dispensation_create(
                     extra={"alerts": alerts},
                 )
             overridden = True
-        names = _frozen_names(prescription)
+        frozen = _frozen_names(prescription)
         movement = movement_record(
             actor=actor,
             lot=lot,
@@ -446,7 +448,11 @@ def dispensation_create(
             occurred_at=now,
             note=f"Ordonnance sécurisée n° {prescription.pk}, lot de formulaire {prescription.secure_form_lot}",
             audit_data={"prescription": prescription.pk, "patient": prescription.patient_id},
-            **names,
+            counterparty=frozen["counterparty"],
+            prescriber_name=frozen["prescriber_name"],
+            prescriber_address=frozen["prescriber_address"],
+            patient_name=frozen["patient_name"],
+            patient_address=frozen["patient_address"],
         )
         dispensation = Dispensation.objects.create(
             prescription=prescription, patient_id=prescription.patient_id, movement=movement, lot=lot,
