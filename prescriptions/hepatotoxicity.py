@@ -105,7 +105,7 @@ class Timeline:
     burn_sessions: list[BurnSession] = field(default_factory=list)
 
     def as_list(self) -> list[dict[str, Any]]:
-        return [{"day": day.isoformat(), "racemic_mg": str(mg)} for day, mg in sorted(self.daily_mg.items())]
+        return [{"day": day.isoformat(), "racemic_mg": fmt(mg)} for day, mg in sorted(self.daily_mg.items())]
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,7 @@ def build_timeline(plans: Iterable[Plan], thresholds: Thresholds) -> Timeline:
     return timeline
 
 
-def _fmt(value: Decimal | int) -> str:
+def fmt(value: Decimal | int) -> str:
     number = Decimal(value).normalize()
     return f"{number:f}"
 
@@ -202,12 +202,12 @@ def evaluate(
     daily dose; ``dispensed_24h_mg`` the mg dispensed in the last 24 h, this dispensation included.
     """
     t = thresholds or Thresholds.from_settings()
-    limit = _fmt(t.high_daily_dose_mg)
+    limit = fmt(t.high_daily_dose_mg)
     alerts: list[Alert] = []
     high_days = sorted(day for day, mg in timeline.daily_mg.items() if mg > t.high_daily_dose_mg)
 
     if checked_daily_mg is not None and checked_daily_mg > t.high_daily_dose_mg:
-        mg = _fmt(checked_daily_mg)
+        mg = fmt(checked_daily_mg)
         alerts.append(Alert(
             HIGH_DAILY_DOSE, WARNING,
             f"Dose journalière élevée (alerte ANSM 2017) : {mg} mg/j en équivalent kétamine racémique prévus "
@@ -238,10 +238,10 @@ def evaluate(
             f"(threshold: {t.prolonged_days} days). {LIVER_TESTS_EN}",
         ))
 
-    burn_rate, burn_hours = _fmt(t.burn_rate_mg_per_h), _fmt(t.burn_min_hours)
+    burn_rate, burn_hours = fmt(t.burn_rate_mg_per_h), fmt(t.burn_min_hours)
     for infusion in checked_infusions:
         if is_burn_session(infusion, t):
-            rate, hours = _fmt(infusion.rate_mg_per_h), _fmt(infusion.hours_per_day)
+            rate, hours = fmt(infusion.rate_mg_per_h), fmt(infusion.hours_per_day)
             alerts.append(Alert(
                 BURN_CARE_SESSION, WARNING,
                 f"Séance de soins de brûlés (alerte ANSM 2017) : perfusion de {rate} mg/h pendant {hours} h en "
@@ -267,7 +267,7 @@ def evaluate(
     if hepatic_impairment:
         planned = [day for day in high_days if focus is None or focus[0] <= day <= focus[1]]
         if planned:
-            peak = _fmt(max(timeline.daily_mg[day] for day in planned))
+            peak = fmt(max(timeline.daily_mg[day] for day in planned))
             alerts.append(Alert(
                 IMPAIRED_PATIENT, BLOCKING,
                 f"Patient avec atteinte hépatique connue (alerte ANSM 2017) : {len(planned)} jour(s) prévu(s) au-delà "
@@ -277,7 +277,7 @@ def evaluate(
             ))
 
     if dispensed_24h_mg is not None and dispensed_24h_mg > t.dispensed_24h_mg:
-        mg, cap = _fmt(dispensed_24h_mg), _fmt(t.dispensed_24h_mg)
+        mg, cap = fmt(dispensed_24h_mg), fmt(t.dispensed_24h_mg)
         alerts.append(Alert(
             DISPENSED_24H, WARNING,
             f"Quantité dispensée sur 24 h (alerte ANSM 2017) : {mg} mg en équivalent racémique dispensés à ce "

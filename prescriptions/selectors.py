@@ -170,10 +170,10 @@ def patient_exposure(patient: Patient, *, today: dt.date | None = None) -> dict[
         "patient": patient.pk,
         "from": window_start.isoformat(),
         "to": window_end.isoformat(),
-        "high_daily_dose_mg": str(thresholds.high_daily_dose_mg),
+        "high_daily_dose_mg": hepato.fmt(thresholds.high_daily_dose_mg),
         "timeline": timeline.as_list(),
         "burn_sessions": [
-            {"day": s.day.isoformat(), "rate_mg_per_h": str(s.rate_mg_per_h), "hours": str(s.hours)}
+            {"day": s.day.isoformat(), "rate_mg_per_h": hepato.fmt(s.rate_mg_per_h), "hours": hepato.fmt(s.hours)}
             for s in timeline.burn_sessions
         ],
         "alerts": [alert.as_dict() for alert in alerts],
