@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 
 from config.permissions import Role, has_role
@@ -39,7 +39,7 @@ def prescriptions_for(user: Any) -> QuerySet[SecurePrescription]:
     if _prescriber_only(user):
         queryset = queryset.filter(prescriber__user=user)
     return queryset.select_related("patient", "prescriber__user", "establishment").prefetch_related(
-        "lines__product__substance"
+        _lines_with_substance()
     )
 
 
@@ -84,9 +84,13 @@ def prescription_plan(prescription: SecurePrescription) -> hepato.Plan:
     return hepato.Plan(prescription.issued_on, prescription.ends_on, daily, tuple(infusions))
 
 
+def _lines_with_substance() -> Prefetch:
+    return Prefetch("lines", queryset=PrescriptionLine.objects.select_related("product__substance"))
+
+
 def exposure_plans(
     patient: Patient, *, window_start: dt.date, window_end: dt.date, include: SecurePrescription | None = None
-) -> list[hepato.Plan]:
+) -> dict[int, hepato.Plan]:
     """Plans of the patient's prescriptions that overlap the window and count for the rules:
     dispensed at least once (not reversed), plus ``include`` (the one being checked).
 
@@ -105,9 +109,9 @@ def exposure_plans(
             issued_on__lte=window_end,
         )
         .filter(counted)
-        .prefetch_related("lines__product__substance")
+        .prefetch_related(_lines_with_substance())
     )
-    return [prescription_plan(prescription) for prescription in prescriptions]
+    return {prescription.pk: prescription_plan(prescription) for prescription in prescriptions}
 
 
 @dataclass
@@ -132,8 +136,8 @@ def hepatotoxic_check(
         window_end=prescription.ends_on,
         include=prescription,
     )
-    timeline = hepato.build_timeline(plans, thresholds)
-    checked = prescription_plan(prescription)
+    timeline = hepato.build_timeline(plans.values(), thresholds)
+    checked = plans.get(prescription.pk) or prescription_plan(prescription)
     dispensed_24h = None
     if dispensing_racemic_mg is not None:
         now = now or timezone.now()
@@ -157,7 +161,7 @@ def patient_exposure(patient: Patient, *, today: dt.date | None = None) -> dict[
     window_start = today - dt.timedelta(days=thresholds.prolonged_window_days - 1)
     window_end = today + dt.timedelta(days=thresholds.prolonged_window_days)
     plans = exposure_plans(patient, window_start=window_start, window_end=window_end)
-    timeline = hepato.build_timeline(plans, thresholds)
+    timeline = hepato.build_timeline(plans.values(), thresholds)
     timeline.daily_mg = {day: mg for day, mg in timeline.daily_mg.items() if window_start <= day <= window_end}
     timeline.burn_sessions = [s for s in timeline.burn_sessions if window_start <= s.day <= window_end]
     alerts = hepato.evaluate(
