@@ -98,7 +98,9 @@ def test_a_high_dose_prescription_is_issued_with_its_alerts(api, prescriber, api
         ({"declared_lines": 2}, 400, "declared_lines_mismatch"),
         ({"issued_on": (dt.date.today() + dt.timedelta(days=3)).isoformat()}, 400, "issued_on_in_future"),
         ({"lines": []}, 400, "validation_error"),
-        ({"lines": [{"product": 1, "kind": "bolus"}]}, 400, "line_invalid"),
+        ({"lines": [{"product": "PRODUCT_50", "kind": "bolus"}]}, 400, "line_invalid"),
+        ({"lines": [{"product": "PRODUCT_50", "kind": "infusion", "rate_mg_per_h": "10", "hours_per_day": "25"}]},
+         400, "line_invalid"),
         ({"secure_form_lot": ""}, 400, "validation_error"),
         ({"duration_days": "abc"}, 400, "validation_error"),
         ({"fraction_days": 9}, 400, "fraction_invalid"),
@@ -108,6 +110,9 @@ def test_bad_prescriptions_are_refused_with_a_stable_code(api, prescriber, api_p
                                                          status, code):
     """Each refusal answers the API.md error format with its code, never a 500."""
     body = _prescription_body(api_patient["id"], product_50.pk, **overrides)
+    for line in body["lines"]:
+        if line["product"] == "PRODUCT_50":
+            line["product"] = product_50.pk
     response = api(prescriber).post("/api/v1/prescriptions/", body, format="json")
     assert response.status_code == status, response.json()
     assert response.json()["code"] == code
@@ -236,3 +241,37 @@ def test_prescriptions_cannot_be_deleted_over_http(api, prescriber, api_prescrip
     response = api(prescriber).delete(f"/api/v1/prescriptions/{api_prescription['id']}/")
     assert response.status_code == 405
     assert SecurePrescription.objects.filter(pk=api_prescription["id"]).exists()
+
+
+@pytest.mark.parametrize(("persona", "status"), [("pharmacist", 201), ("technician", 201), ("inspector", 403),
+                                                 ("nurse", 403), ("prescriber", 403)])
+def test_dispensation_permission_matrix(api, request, persona, status, api_prescription, lot_50):
+    """Only the pharmacy (pharmacist, technician) dispenses."""
+    user = request.getfixturevalue(persona)
+    url = f"/api/v1/prescriptions/{api_prescription['id']}/dispensations/"
+    assert api(user).post(url, {"lot": lot_50.pk, "quantity": 1}, format="json").status_code == status
+
+
+def test_a_prescriber_sees_only_their_own_patients_exposure(api, pharmacist, demo, prescriber, api_patient):
+    """A patient created by the pharmacy with no prescription of theirs: 404 for the prescriber."""
+    other = api(pharmacist).post("/api/v1/patients/", {**PATIENT, "last_name": "Autre"}, format="json").json()
+    assert api(prescriber).get(f"/api/v1/patients/{other['id']}/exposure/").status_code == 404
+    assert api(prescriber).get(f"/api/v1/patients/{api_patient['id']}/exposure/").status_code == 200
+    assert api(pharmacist).get(f"/api/v1/patients/{other['id']}/exposure/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"lot": "abc", "quantity": 1},
+        {"lot": 1, "quantity": 0},
+        {"lot": 1, "quantity": 1, "bearer": {"name": "", "id": "x"}},
+        {"lot": 1, "quantity": 10**12},
+        {},
+    ],
+)
+def test_bad_dispensation_bodies_are_400(api, pharmacist, api_prescription, body):
+    """Shape errors answer 400 validation_error, never 500."""
+    url = f"/api/v1/prescriptions/{api_prescription['id']}/dispensations/"
+    response = api(pharmacist).post(url, body, format="json")
+    assert response.status_code == 400 and response.json()["code"] == "validation_error"
