@@ -86,6 +86,7 @@ def patient_create(
         raise InvalidInput("The birth date is in the future.", fields={"birth_date": ["In the future."]})
     if weight_kg is not None and weight_kg <= 0:
         raise InvalidInput("The weight is positive.", fields={"weight_kg": ["Must be > 0."]})
+    _check_member(actor, establishment)
     with transaction.atomic():
         patient = Patient.objects.create(
             establishment=establishment, last_name=last_name.strip(), first_name=first_name.strip(), sex=sex,
@@ -158,6 +159,12 @@ def _check_prescriber(actor: Any) -> Prescriber:
     return prescriber
 
 
+def _check_member(actor: Any, establishment: Establishment) -> None:
+    """Nothing of another establishment is reachable (DOMAIN.md §5), even from code that skipped the selectors."""
+    if not establishment.members.filter(pk=actor.pk).exists():
+        raise DomainError("not_a_member", "You do not belong to this establishment.", status_code=403)
+
+
 def _check_patient(patient: Patient) -> None:
     missing = _missing({"last_name": patient.last_name, "first_name": patient.first_name, "sex": patient.sex,
                         "birth_date": patient.birth_date, "address": patient.address})
@@ -179,6 +186,7 @@ def prescription_issue(
 ) -> IssuedPrescription:
     """Issue a secure prescription; hepatotoxic alerts are returned, never blocking the prescriber."""
     prescriber = _check_prescriber(actor)
+    _check_member(actor, patient.establishment)
     _check_patient(patient)
     if not (secure_form_lot or "").strip():
         raise InvalidInput("The secure form's lot identifier is required.",
@@ -387,6 +395,7 @@ def dispensation_create(
     if bool(bearer_name) != bool(bearer_id):
         raise InvalidInput("A bearer who is not the patient gives a name and an identity document (R.5132-35).",
                            fields={"bearer": ["Name and ID both required."]})
+    _check_member(actor, prescription.establishment)
     today = timezone.localdate()
     min_chars = int(_rules()["OVERRIDE_MIN_CHARS"])
 

@@ -258,3 +258,11 @@ def test_prescription_history_is_kept(issue, prescriber):
     prescription = issue().prescription
     services.prescription_cancel(actor=prescriber, prescription=prescription, reason="Erreur")
     assert [h.status for h in prescription.history.order_by("history_id")] == ["issued", "cancelled"]
+
+
+def test_services_refuse_an_actor_of_another_establishment(issue, outsider, lot_50, demo):
+    """Even called directly, a service refuses someone who does not belong to the establishment."""
+    prescription = issue().prescription
+    assert _code(_dispense, outsider, prescription, lot_50, 1) == "not_a_member"
+    assert _code(services.patient_create, actor=outsider, establishment=demo["DEMO"], last_name="X", first_name="Y",
+                 sex="F", birth_date=dt.date(1990, 1, 1), address="Paris") == "not_a_member"
