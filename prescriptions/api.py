@@ -6,6 +6,7 @@ from typing import Any
 
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
@@ -15,6 +16,7 @@ from rest_framework.views import APIView
 from audit.services import audit_record
 from config.permissions import PHARMACY, Role
 from prescriptions import selectors, services
+from prescriptions.models import Dispensation
 from prescriptions.pdf import prescription_pdf
 from prescriptions.serializers import (
     CancelSerializer,
@@ -60,6 +62,7 @@ class PatientDetailView(generics.RetrieveAPIView):
 class PatientExposureView(APIView):
     allowed_roles = {"GET": frozenset({Role.PRESCRIBER, Role.PHARMACIST})}
 
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request, pk: int) -> Response:
         patient = get_object_or_404(selectors.exposure_patients_for(request.user), pk=pk)
         return Response(selectors.patient_exposure(patient))
@@ -114,6 +117,7 @@ class PrescriptionCancelView(APIView):
 class PrescriptionPdfView(APIView):
     allowed_roles = {"GET": PRESCRIBER_OR_PHARMACY}
 
+    @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
     def get(self, request: Request, pk: int) -> HttpResponse:
         prescription = get_object_or_404(selectors.prescriptions_for(request.user), pk=pk)
         audit_record(action="prescriptions.prescription.printed", actor=request.user,
@@ -128,6 +132,8 @@ class DispensationListCreateView(generics.ListAPIView):
     serializer_class = DispensationSerializer
 
     def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no request, no pk
+            return Dispensation.objects.none()
         prescription = get_object_or_404(selectors.prescriptions_for(self.request.user), pk=self.kwargs["pk"])
         return selectors.dispensations_of(prescription)
 

@@ -10,7 +10,6 @@ urlpatterns = [
     path("prescriptions/<int:pk>/", api.PrescriptionDetailView.as_view(), name="prescription-detail"),
     path("prescriptions/<int:pk>/cancel/", api.PrescriptionCancelView.as_view(), name="prescription-cancel"),
     path("prescriptions/<int:pk>/pdf", api.PrescriptionPdfView.as_view(), name="prescription-pdf"),
-    path("prescriptions/<int:pk>/pdf/", api.PrescriptionPdfView.as_view()),
     path(
         "prescriptions/<int:pk>/dispensations/",
         api.DispensationListCreateView.as_view(),
