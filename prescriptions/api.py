@@ -22,6 +22,7 @@ from prescriptions.serializers import (
     CancelSerializer,
     DispensationCreateSerializer,
     DispensationSerializer,
+    IssuedPrescriptionSerializer,
     PatientCreateSerializer,
     PatientSerializer,
     PrescriptionCreateSerializer,
@@ -76,7 +77,7 @@ class PrescriptionListCreateView(generics.ListAPIView):
     def get_queryset(self) -> Any:
         return selectors.prescriptions_for(self.request.user)
 
-    @extend_schema(request=PrescriptionCreateSerializer, responses={201: PrescriptionSerializer})
+    @extend_schema(request=PrescriptionCreateSerializer, responses={201: IssuedPrescriptionSerializer})
     def post(self, request: Request) -> Response:
         data = PrescriptionCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -88,7 +89,7 @@ class PrescriptionListCreateView(generics.ListAPIView):
             for line in values.pop("lines")
         ]
         issued = services.prescription_issue(actor=request.user, patient=patient, lines=lines, **values)
-        body = PrescriptionSerializer(issued.prescription, context={"alerts": issued.alerts}).data
+        body = IssuedPrescriptionSerializer(issued.prescription, context={"alerts": issued.alerts}).data
         return Response(body, status=status.HTTP_201_CREATED)
 
 

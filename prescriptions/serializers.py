@@ -57,19 +57,27 @@ class LineSerializer(serializers.ModelSerializer):
 class PrescriptionSerializer(serializers.ModelSerializer):
     lines = LineSerializer(many=True, read_only=True)
     prescriber = serializers.SerializerMethodField()
-    alerts = serializers.SerializerMethodField()
 
     class Meta:
         model = SecurePrescription
         fields = [
             "id", "patient", "prescriber", "secure_form_lot", "declared_lines", "issued_on", "duration_days",
-            "ends_on", "fraction_days", "overlap_authorized", "status", "dosage_words", "lines", "alerts",
+            "ends_on", "fraction_days", "overlap_authorized", "status", "dosage_words", "lines",
             "created_at", "cancelled_at", "cancel_reason",
         ]
 
     def get_prescriber(self, prescription: SecurePrescription) -> dict[str, Any]:
         prescriber = prescription.prescriber
         return {"id": prescriber.pk, "name": prescriber.full_name, "title": prescriber.title, "rpps": prescriber.rpps}
+
+
+class IssuedPrescriptionSerializer(PrescriptionSerializer):
+    """The 201 answer: the prescription and the hepatotoxic alerts found when it was issued."""
+
+    alerts = serializers.SerializerMethodField()
+
+    class Meta(PrescriptionSerializer.Meta):
+        fields = [*PrescriptionSerializer.Meta.fields, "alerts"]
 
     def get_alerts(self, prescription: SecurePrescription) -> list[dict[str, str]]:
         return [alert.as_dict() for alert in self.context.get("alerts", [])]
