@@ -104,14 +104,19 @@ def test_a_high_dose_prescription_is_issued_with_its_alerts(api, prescriber, api
         ({"secure_form_lot": ""}, 400, "validation_error"),
         ({"duration_days": "abc"}, 400, "validation_error"),
         ({"fraction_days": 9}, 400, "fraction_invalid"),
+        ({"lines": [1]}, 400, "validation_error"),
+        ({"lines": "bolus"}, 400, "validation_error"),
+        ({"patient": "me"}, 400, "validation_error"),
+        ({"patient": 10**9}, 404, "not_found"),
+        ({"declared_lines": 10**9}, 400, "validation_error"),
     ],
 )
 def test_bad_prescriptions_are_refused_with_a_stable_code(api, prescriber, api_patient, product_50, overrides,
                                                          status, code):
     """Each refusal answers the API.md error format with its code, never a 500."""
     body = _prescription_body(api_patient["id"], product_50.pk, **overrides)
-    for line in body["lines"]:
-        if line["product"] == "PRODUCT_50":
+    for line in body["lines"] if isinstance(body["lines"], list) else []:
+        if isinstance(line, dict) and line["product"] == "PRODUCT_50":
             line["product"] = product_50.pk
     response = api(prescriber).post("/api/v1/prescriptions/", body, format="json")
     assert response.status_code == status, response.json()
