@@ -18,11 +18,14 @@ api_v1: list[URLPattern | URLResolver] = [
     path("schema/", _OpenSchemaView.as_view(), name="schema"),
     path("docs/", _OpenDocsView.as_view(url_name="schema"), name="docs"),
     path("", include("register.urls")),
+    path("", include("operations.urls")),
+    path("", include("prescriptions.urls")),
 ]
 
 urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("admin/", admin.site.urls),
+    path("", include("web.urls")),
 ]
 
 # API.md: every 4xx under /api/ is JSON {code, detail}, even for a URL no route matches.
