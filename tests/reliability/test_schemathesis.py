@@ -18,7 +18,7 @@ from schemathesis import GenerationMode
 from config.wsgi import application
 
 # Bounded so that `make test` stays fast on 2 cores; raise it for a longer hunt.
-MAX_EXAMPLES = int(os.environ.get("RELIABILITY_MAX_EXAMPLES", "6"))
+MAX_EXAMPLES = int(os.environ.get("RELIABILITY_MAX_EXAMPLES", "3"))
 ROLES = ["pharmacist", "technician", "prescriber", "inspector", "nurse", "outsider", None]
 # The schema and the docs page describe the API; they take no input worth fuzzing.
 SKIPPED_PATHS = {"/api/v1/schema/", "/api/v1/docs/"}
