@@ -55,7 +55,7 @@ class Context:
     in_flight_writes: int = 0
     latencies: dict[str, list[float]] = field(default_factory=dict)
     statuses: Counter[str] = field(default_factory=Counter)
-    prescriptions: list[int] = field(default_factory=list)  # for op_dispensation
+    prescriptions: list[tuple[int, int]] = field(default_factory=list)  # (prescription, lot), op_dispensation
 
     def record(self, op: str, status: int | str, code: str, ms: float) -> None:
         with self.lock:
@@ -114,19 +114,26 @@ def op_verify(ctx: Context, rng: random.Random) -> Request:
 
 
 def op_dispensation(ctx: Context, rng: random.Random) -> Request:
-    """A dispensation against a prescription made at set-up (API.md; needs the prescriptions API)."""
-    prescription = rng.choice(ctx.prescriptions)
-    body = {"lot": rng.choice(ctx.lots), "quantity": 1,
-            "override_justification": "Protocole de brûlés validé en réunion (bench de charge)"}
-    return rng.choice(("pharmacist", "technician")), "POST", f"/api/v1/prescriptions/{prescription}/dispensations/", body
+    """A dispensation of one unit against a prescription made at set-up (API.md).
+
+    The pharmacist gives an override justification (a blocking hepatotoxic alert is then
+    overridden, DOMAIN.md §4); the technician does not, so some of its dispensations meet 409.
+    """
+    prescription, lot = rng.choice(ctx.prescriptions)
+    user = rng.choice(("pharmacist", "technician"))
+    body: dict[str, Any] = {"lot": lot, "quantity": 1}
+    if user == "pharmacist":
+        body["override_justification"] = "Protocole des brûlés validé en réunion pluridisciplinaire (bench)"
+    return user, "POST", f"/api/v1/prescriptions/{prescription}/dispensations/", body
 
 
 def setup_dispensations(ctx: Context, client_for: Callable[[str], Client], count: int = 8) -> None:
-    """Patients and prescriptions for ``op_dispensation`` (API.md contract)."""
+    """Patients and prescriptions for ``op_dispensation``, each for the product of a DEMO lot."""
     prescriber = client_for("prescriber")
-    status, products = prescriber.request("GET", "/api/v1/products/")
-    product = products[0]["id"] if isinstance(products, list) else products["results"][0]["id"]
+    _, lots = client_for("pharmacist").request("GET", "/api/v1/lots/?limit=100")
+    lot_products = [(item["id"], item["product"]) for item in lots["results"] if item["establishment"] == "DEMO"]
     for index in range(count):
+        lot, product = lot_products[index % len(lot_products)]
         status, patient = prescriber.request("POST", "/api/v1/patients/", {
             "last_name": f"Bench{index}", "first_name": "Patient", "sex": "F", "birth_date": "1980-01-01",
             "address": "1 rue du Test, 75014 Paris", "weight_kg": 70, "hepatic_impairment": False})
@@ -134,11 +141,11 @@ def setup_dispensations(ctx: Context, client_for: Callable[[str], Client], count
             raise SystemExit(f"--dispensations: POST /api/v1/patients/ answered {status} {patient}")
         status, prescription = prescriber.request("POST", "/api/v1/prescriptions/", {
             "patient": patient["id"], "secure_form_lot": f"BENCH{index:04d}", "declared_lines": 1,
-            "issued_on": time.strftime("%Y-%m-%d"), "duration_days": 7,
+            "issued_on": time.strftime("%Y-%m-%d"), "duration_days": 28,
             "lines": [{"product": product, "kind": "bolus", "dose_mg": 25, "doses_per_day": 2}]})
         if status != 201:
             raise SystemExit(f"--dispensations: POST /api/v1/prescriptions/ answered {status} {prescription}")
-        ctx.prescriptions.append(prescription["id"])
+        ctx.prescriptions.append((prescription["id"], lot))
 
 
 # (operation, weight). Writes are POSTs; reversals and dispensations are writes too.
@@ -190,8 +197,8 @@ def client_loop(index: int, ctx: Context, mix: list[tuple[Callable[[Context, ran
         if write and status == 201 and isinstance(answer, dict):
             if "number" in answer:
                 ctx.acknowledge(answer)
-            elif isinstance(answer.get("movement"), dict):
-                ctx.acknowledge(answer["movement"])
+            elif "movement_number" in answer:  # a dispensation: its register line
+                ctx.acknowledge({"id": answer["movement"], "number": answer["movement_number"]})
     for client in clients.values():
         client.close()
 
