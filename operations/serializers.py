@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from config.fields import SafeDateTimeField
 from operations.models import (
     DestructionLine,
     DestructionRecord,
@@ -162,13 +163,13 @@ class TheftLossCreateSerializer(serializers.Serializer):
     quantity = _quantity_field()
     location = serializers.CharField(max_length=32, default="VAULT")
     circumstances = serializers.CharField(max_length=10_000)
-    discovered_at = serializers.DateTimeField(required=False)
+    discovered_at = SafeDateTimeField(required=False)
     late_entry_reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
 class TheftLossStepCreateSerializer(serializers.Serializer):
     step = serializers.ChoiceField(choices=TheftLossReportStep.Step.choices)
-    done_at = serializers.DateTimeField(required=False)
+    done_at = SafeDateTimeField(required=False)
     reference = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
 
@@ -201,7 +202,7 @@ class AdministrationCreateSerializer(serializers.Serializer):
     patient_address = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
     prescriber_name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     prescriber_address = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
-    occurred_at = serializers.DateTimeField(required=False)
+    occurred_at = SafeDateTimeField(required=False)
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
     late_entry_reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 

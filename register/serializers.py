@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from rest_framework import serializers
 
+from config.fields import SafeDateTimeField
 from register.models import Lot, Movement, Product, StockBalance
 
 
@@ -80,22 +79,6 @@ class MovementSerializer(serializers.ModelSerializer):
 
     def get_late_entry(self, movement: Movement) -> bool:
         return bool(movement.late_entry_reason)
-
-
-class SafeDateTimeField(serializers.DateTimeField):
-    """DRF's DateTimeField, with year-1 naive input refused as 400 instead of crashing.
-
-    DRF checks a naive datetime made aware by converting it to UTC; for 0001-01-01 in
-    Europe/Paris (UTC+0:09 before 1911) that conversion overflows and DRF lets the
-    OverflowError escape as a 500 (found by tests/reliability).
-    """
-
-    def enforce_timezone(self, value: dt.datetime) -> dt.datetime:
-        try:
-            return super().enforce_timezone(value)
-        except OverflowError:
-            self.fail("overflow")
-            raise  # unreachable: fail() raises
 
 
 class MovementCreateSerializer(serializers.Serializer):

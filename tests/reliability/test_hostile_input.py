@@ -247,3 +247,14 @@ def test_an_unrouted_url_outside_the_api_keeps_django_s_page(client, demo):
     answer = client.get("/no-such-page/")
     assert answer.status_code == 404
     assert not answer["Content-Type"].startswith("application/json")
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [("/api/v1/administrations/", "occurred_at"), ("/api/v1/theft-loss-reports/", "discovered_at")],
+)
+@pytest.mark.parametrize("value", ["0001-01-01", "0001-01-01T00:00:00"])
+def test_year_one_dates_on_the_other_writes_are_a_400(api, pharmacist, path, field, value):
+    """Year-1 naive datetimes on administrations and theft/loss reports are refused, not a 500."""
+    answer = api(pharmacist).post(path, {field: value}, format="json")
+    assert field in _assert_error(answer, 400, "validation_error")["fields"]
