@@ -381,7 +381,7 @@ class RegisterPdfWriter:
             ops.append(f"q {shade} g {table.left:.2f} {self.y - height:.2f} {table.width:.2f} {height:.2f} re f Q")
         ops.append("BT 0 g")
         current = ""
-        count = int(round((height - 2 * PAD) / LEADING))
+        count = round((height - 2 * PAD) / LEADING)
         first_baseline = self.y - PAD - SIZE + 0.4
         for index, (lines, color) in enumerate(cells):
             column = table.columns[index]
