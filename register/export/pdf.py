@@ -19,6 +19,7 @@ lets a full register line cost about as much as a bare ``drawString``.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,7 @@ GREEN = (0.0, 0.42, 0.16)
 FOOTER_TOP = MARGIN + 16
 _FONTS_DIR = Path(__file__).parent / "fonts"
 _CACHE_LIMIT = 20_000  # distinct strings kept encoded; cleared when full so memory stays bounded
+_ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
 
 PAGE_TOTAL_FORM = "registerPageTotal"
 LINE_TOTAL_FORM = "registerLineTotal"
@@ -110,6 +112,9 @@ class _Encoder:
             return hit
         if len(self._wraps) > _CACHE_LIMIT:
             self._wraps.clear()
+        # reportlab writes characters beyond U+FFFF into the font's ToUnicode map in a form that
+        # readers reject; the PDF prints U+FFFD for them (the CSV keeps them as typed).
+        text = _ASTRAL.sub("\ufffd", text)
         lines: list[str] = []
         for paragraph in text.split("\n"):
             if self.width(paragraph) <= width:
