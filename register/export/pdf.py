@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ from django.utils import timezone
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.rl_accel import escapePDF
 from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.pdfdoc import PDFDictionary, PDFName, PDFStream
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
@@ -156,9 +158,16 @@ class _Table:
     def __init__(self, columns: Sequence[Column], left: float) -> None:
         self.columns = columns
         self.xs: list[float] = []
+        # Where text starts in each column: a fixed x for left-aligned text, the right edge for
+        # right-aligned quantities (their x depends on the text's width).
+        self.anchors: list[tuple[str, float | None]] = []
+        self.inner: list[float] = []
         x = left
         for column in columns:
             self.xs.append(x)
+            right = x + column.width - PAD if column.align == "right" else None
+            self.anchors.append((f"{x + PAD:.2f}", right))
+            self.inner.append(column.width - 2 * PAD)
             x += column.width
         self.left = left
         self.width = x - left
@@ -254,6 +263,20 @@ class RegisterPdfWriter:
         c.drawString(MARGIN, MARGIN + 3, chain)
         c.drawRightString(PAGE_WIDTH - MARGIN, MARGIN + 3, self.edited)
         c.showPage()
+        self._compress_finished_page()
+
+    def _compress_finished_page(self) -> None:
+        """Deflate the page just finished now rather than at ``save()``.
+
+        reportlab keeps every finished page's operators as text until it writes the file: for a
+        register of 100,000 lines that is ~100 MB. Compressed as each page ends, the document
+        held in memory shrinks to about the size of the file (FlateDecode, as reportlab would).
+        """
+        page = self.canvas._doc.Pages.pages[-1]
+        if page.stream and not page.Contents:
+            content = zlib.compress(page.stream.encode("latin-1"), 6)
+            page.Contents = PDFStream(PDFDictionary({"Filter": PDFName("FlateDecode")}), content, filters=[])
+            page.stream = None
 
     def _ensure(self, height: float) -> None:
         if self.y - height < FOOTER_TOP:
@@ -385,41 +408,44 @@ class RegisterPdfWriter:
         if shade:
             ops.append(f"q {shade} g {table.left:.2f} {self.y - height:.2f} {table.width:.2f} {height:.2f} re f Q")
         ops.append("BT 0 g")
+        append = ops.append
+        run = encoder.run
+        size = encoder.size
         current = ""
         count = round((height - 2 * PAD) / LEADING)
-        first_baseline = self.y - PAD - SIZE + 0.4
-        for index, (lines, color) in enumerate(cells):
-            column = table.columns[index]
-            x0 = table.xs[index]
+        top = self.y - PAD - SIZE + 0.4
+        baselines = [f"{top - offset * LEADING:.2f}" for offset in range(count)]
+        for index, ((lines, color), (left, right_edge)) in enumerate(zip(cells, table.anchors, strict=True)):
             if color is not None:
-                ops.append(f"{color[0]} {color[1]} {color[2]} rg")
-            shown = lines[start : start + count]
-            if continued and index == 0:
-                shown = ("(suite)",)
+                append(f"{color[0]} {color[1]} {color[2]} rg")
+            shown = ("(suite)",) if continued and index == 0 else lines[start : start + count]
             for offset, line in enumerate(shown):
                 if not line:
                     continue
-                parts, width = encoder.run(line)
-                x = x0 + column.width - PAD - width if column.align == "right" else x0 + PAD
-                ops.append(f"1 0 0 1 {x:.2f} {first_baseline - offset * LEADING:.2f} Tm")
+                parts, width = run(line)
+                x = left if right_edge is None else f"{right_edge - width:.2f}"
+                append(f"1 0 0 1 {x} {baselines[offset]} Tm")
                 for name, show in parts:
                     if name != current:
-                        ops.append(f"{name} {encoder.size} Tf")
+                        append(f"{name} {size} Tf")
                         current = name
-                    ops.append(show)
+                    append(show)
             if color is not None:
-                ops.append("0 g")
-        ops.append("ET")
+                append("0 g")
+        append("ET")
         self.canvas.addLiteral(" ".join(ops))
 
     def cells(self, values: Iterable[str | tuple[str, tuple[float, float, float] | None]]) -> list[Cell]:
         """Wrap each value into its column (a value may come with a colour)."""
         table = self.table
         assert table is not None
+        wrap = self.text.wrap
         result: list[Cell] = []
-        for column, value in zip(table.columns, values, strict=True):
-            text, color = value if isinstance(value, tuple) else (value, None)
-            result.append((self.text.wrap(text, column.width - 2 * PAD), color))
+        for width, value in zip(table.inner, values, strict=True):
+            if isinstance(value, tuple):
+                result.append((wrap(value[0], width), value[1]))
+            else:
+                result.append((wrap(value, width), None))
         return result
 
     # -- end -----------------------------------------------------------------------------------
