@@ -73,7 +73,7 @@ _NEEDS_CLEANING = re.compile("[" + "".join(re.escape(chr(code)) for code in _INV
 
 def clean_text(value: Any) -> str:
     """Any stored text, made safe to print: inert, no control characters, no trailing blanks."""
-    if value is None:
+    if not value:
         return ""
     text = str(value)
     if _NEEDS_CLEANING.search(text):  # rare: a C-speed scan spares the translation of clean text
@@ -135,8 +135,9 @@ class ExportScope:
         }
 
 
-def local(value: dt.datetime) -> dt.datetime:
-    return value.astimezone(timezone.get_current_timezone())
+def local(value: dt.datetime, tz: dt.tzinfo | None = None) -> dt.datetime:
+    """In the register's time zone (settings.TIME_ZONE): a date on a register page is local."""
+    return value.astimezone(tz or timezone.get_current_timezone())
 
 
 @dataclass(frozen=True)

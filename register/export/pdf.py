@@ -61,6 +61,7 @@ _CACHE_LIMIT = 20_000  # distinct strings kept encoded; cleared when full so mem
 _ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
 
 PAGE_TOTAL_FORM = "registerPageTotal"
+PAGE_HEADER_FORM = "registerPageHeader"
 LINE_TOTAL_FORM = "registerLineTotal"
 
 
@@ -89,6 +90,11 @@ class _Encoder:
         self.size = size
         self._runs: dict[str, tuple[tuple[tuple[str, str], ...], float]] = {}
         self._wraps: dict[tuple[str, float], tuple[str, ...]] = {}
+        self._blocks: dict[tuple[str, ...], tuple[str, str, str]] = {}
+        # Printable ASCII is assigned first, to itself, in the font's first subset: any ASCII
+        # string (numbers, dates, hashes, most names) is then shown as is, without splitting.
+        subset, _ = self.font.splitString("".join(map(chr, range(32, 127))), self.doc)[0]
+        self.ascii_font = self.font.getSubsetInternalName(subset, self.doc)
 
     def width(self, text: str) -> float:
         return float(self.font.stringWidth(text, self.size))
@@ -99,11 +105,36 @@ class _Encoder:
         if hit is None:
             if len(self._runs) > _CACHE_LIMIT:
                 self._runs.clear()
-            parts = tuple(
-                (self.font.getSubsetInternalName(subset, self.doc), f"({escapePDF(raw)}) Tj")
-                for subset, raw in self.font.splitString(text, self.doc)
-            )
+            if text.isascii():
+                parts: tuple[tuple[str, str], ...] = ((self.ascii_font, f"({escapePDF(text)}) Tj"),)
+            else:
+                parts = tuple(
+                    (self.font.getSubsetInternalName(subset, self.doc), f"({escapePDF(raw)}) Tj")
+                    for subset, raw in self.font.splitString(text, self.doc)
+                )
             hit = self._runs[text] = (parts, self.width(text))
+        return hit
+
+    def block(self, lines: tuple[str, ...]) -> tuple[str, str, str]:
+        """Lines shown one under the other from the current text position: (first font, operators,
+        last font). Cached: the same cell text (a product, a supplier, a name) recurs a lot."""
+        hit = self._blocks.get(lines)
+        if hit is None:
+            if len(self._blocks) > _CACHE_LIMIT:
+                self._blocks.clear()
+            ops: list[str] = []
+            first = current = ""
+            for index, line in enumerate(lines):
+                if index:
+                    ops.append("T*")
+                for name, show in self.run(line)[0] if line else ():
+                    if not first:
+                        first = current = name
+                    elif name != current:
+                        ops.append(f"{name} {self.size} Tf")
+                        current = name
+                    ops.append(show)
+            hit = self._blocks[lines] = (first or self.ascii_font, " ".join(ops), current or self.ascii_font)
         return hit
 
     def wrap(self, text: str, width: float) -> tuple[str, ...]:
@@ -155,8 +186,10 @@ Cell = tuple[tuple[str, ...], tuple[float, float, float] | None]  # wrapped line
 
 
 class _Table:
-    def __init__(self, columns: Sequence[Column], left: float) -> None:
+    def __init__(self, columns: Sequence[Column], left: float, *, form: str) -> None:
         self.columns = columns
+        self.form = form
+        self.header_height = 0.0
         self.xs: list[float] = []
         # Where text starts in each column: a fixed x for left-aligned text, the right edge for
         # right-aligned quantities (their x depends on the text's width).
@@ -205,6 +238,10 @@ class RegisterPdfWriter:
         self.shade = False
         self.page_last_line: tuple[int, str] | None = None
         self.last_line: tuple[int, str] | None = None
+        self.header_bottom = 0.0
+        self.tz = timezone.get_current_timezone()
+        self._tables = 0
+        self._define_page_header()
         self._start_page()
 
     def _encoder(self, font: str, size: float) -> _Encoder:
@@ -212,23 +249,23 @@ class RegisterPdfWriter:
 
     # -- pages ---------------------------------------------------------------------------------
 
-    def _start_page(self) -> None:
-        self.page_number += 1
-        self.page_last_line = None
+    def _define_page_header(self) -> None:
+        """The part of the page header that every page repeats, drawn once as a form XObject.
+
+        R.5132-36 wants the establishment's name and address on every page: each page shows this
+        form (by reference, so a register of thousands of pages carries it once).
+        """
         c = self.canvas
         top = PAGE_HEIGHT - MARGIN
+        y = top - 23
+        for _ in self.name_lines:
+            y -= 13
+        y -= 10 * len(self.address_lines)
+        self.header_bottom = y - 1
+        c.beginForm(PAGE_HEADER_FORM, lowerx=0, lowery=self.header_bottom - 2, upperx=PAGE_WIDTH, uppery=PAGE_HEIGHT)
         c.setFillGray(0)
         c.setFont(FONT_BOLD, 9)
         c.drawString(MARGIN, top - 8, self.title)
-        label = f"Page {self.page_number} / "
-        c.setFont(FONT_BOLD, 11)
-        label_width = c.stringWidth(label, FONT_BOLD, 11)
-        x = PAGE_WIDTH - MARGIN - 40 - label_width
-        c.drawString(x, top - 9, label)
-        c.saveState()
-        c.translate(x + label_width, top - 9)
-        c.doForm(PAGE_TOTAL_FORM)
-        c.restoreState()
         y = top - 23
         c.setFont(FONT_BOLD, 12)
         for line in self.name_lines:
@@ -241,10 +278,30 @@ class RegisterPdfWriter:
         c.setFont(FONT, 9)
         c.drawRightString(PAGE_WIDTH - MARGIN, top - 23, f"Période : {self.period}")
         c.setLineWidth(0.6)
-        c.line(MARGIN, y - 1, PAGE_WIDTH - MARGIN, y - 1)
-        self.y = self.body_top = y - 6
+        c.line(MARGIN, self.header_bottom, PAGE_WIDTH - MARGIN, self.header_bottom)
+        c.endForm()
+
+    def _start_page(self) -> None:
+        self.page_number += 1
+        self.page_last_line = None
+        c = self.canvas
+        c.doForm(PAGE_HEADER_FORM)
+        top = PAGE_HEIGHT - MARGIN
+        label = f"Page {self.page_number} / "
+        c.setFillGray(0)
+        c.setFont(FONT_BOLD, 11)
+        x = PAGE_WIDTH - MARGIN - 40 - self._page_label_width(label)
+        c.drawString(x, top - 9, label)
+        c.saveState()
+        c.translate(x + self._page_label_width(label), top - 9)
+        c.doForm(PAGE_TOTAL_FORM)
+        c.restoreState()
+        self.y = self.body_top = self.header_bottom - 5
         if self.table is not None:
             self._table_header()
+
+    def _page_label_width(self, label: str) -> float:
+        return float(self.canvas.stringWidth(label, FONT_BOLD, 11))
 
     def _finish_page(self) -> None:
         self._close_grid()
@@ -322,10 +379,25 @@ class RegisterPdfWriter:
 
     def begin_table(self, columns: Sequence[Column]) -> None:
         self.end_table()
-        self.table = _Table(columns, MARGIN)
+        self._tables += 1
+        self.table = _Table(columns, MARGIN, form=f"registerTableHeader{self._tables}")
         self.shade = False
-        self._ensure(self._header_height() + 2 * LEADING + 2 * PAD)
+        self._define_table_header()
+        self._ensure(self.table.header_height + 2 * LEADING + 2 * PAD)
         self._table_header()
+
+    def _define_table_header(self) -> None:
+        """The column header, repeated on every page of the table: drawn once, as a form."""
+        table = self.table
+        assert table is not None
+        cells: list[Cell] = [(self.bold.wrap(column.label, width), None) for column, width in zip(table.columns, table.inner, strict=True)]
+        table.header_height = max(len(lines) for lines, _ in cells) * LEADING + 2 * PAD
+        saved_y = self.y
+        self.y = 0.0  # the form is drawn with its top edge at the current position
+        self.canvas.beginForm(table.form, lowerx=0, lowery=-table.header_height, upperx=PAGE_WIDTH, uppery=0)
+        self._emit(cells, 0, table.header_height, HEADER_SHADE, self.bold)
+        self.canvas.endForm()
+        self.y = saved_y
 
     def end_table(self) -> None:
         self._close_grid()
@@ -333,21 +405,16 @@ class RegisterPdfWriter:
             self.y -= 8
         self.table = None
 
-    def _header_lines(self) -> list[tuple[str, ...]]:
-        assert self.table is not None
-        return [self.bold.wrap(column.label, column.width - 2 * PAD) for column in self.table.columns]
-
-    def _header_height(self) -> float:
-        return max(len(lines) for lines in self._header_lines()) * LEADING + 2 * PAD
-
     def _table_header(self) -> None:
         table = self.table
         assert table is not None
-        cells: list[Cell] = [(lines, None) for lines in self._header_lines()]
         self.table_top = self.y
-        height = max(len(lines) for lines, _ in cells) * LEADING + 2 * PAD
-        self._emit(cells, 0, height, HEADER_SHADE, self.bold)
-        self.y -= height
+        c = self.canvas
+        c.saveState()
+        c.translate(0, self.y)
+        c.doForm(table.form)
+        c.restoreState()
+        self.y -= table.header_height
 
     def _close_grid(self) -> None:
         table = self.table
@@ -390,7 +457,8 @@ class RegisterPdfWriter:
 
     def _fresh_room(self) -> int:
         """How many text lines a row may take on an empty page, below the headers."""
-        return int((self.body_top - self._header_height() - FOOTER_TOP - 2 * PAD) // LEADING)
+        assert self.table is not None
+        return int((self.body_top - self.table.header_height - FOOTER_TOP - 2 * PAD) // LEADING)
 
     def _emit(
         self,
@@ -407,7 +475,7 @@ class RegisterPdfWriter:
         ops: list[str] = []
         if shade:
             ops.append(f"q {shade} g {table.left:.2f} {self.y - height:.2f} {table.width:.2f} {height:.2f} re f Q")
-        ops.append("BT 0 g")
+        ops.append(f"BT 0 g {LEADING} TL")
         append = ops.append
         run = encoder.run
         size = encoder.size
@@ -415,21 +483,34 @@ class RegisterPdfWriter:
         count = round((height - 2 * PAD) / LEADING)
         top = self.y - PAD - SIZE + 0.4
         baselines = [f"{top - offset * LEADING:.2f}" for offset in range(count)]
+        whole = start == 0 and not continued
         for index, ((lines, color), (left, right_edge)) in enumerate(zip(cells, table.anchors, strict=True)):
+            if not lines:
+                continue
             if color is not None:
                 append(f"{color[0]} {color[1]} {color[2]} rg")
-            shown = ("(suite)",) if continued and index == 0 else lines[start : start + count]
-            for offset, line in enumerate(shown):
-                if not line:
-                    continue
-                parts, width = run(line)
-                x = left if right_edge is None else f"{right_edge - width:.2f}"
-                append(f"1 0 0 1 {x} {baselines[offset]} Tm")
-                for name, show in parts:
-                    if name != current:
-                        append(f"{name} {size} Tf")
-                        current = name
-                    append(show)
+            if whole and right_edge is None and len(lines) <= count:
+                # The common case: a whole left-aligned cell is one cached block of text lines
+                # separated by T* (next line, at the leading set by TL), placed by one Tm.
+                first_font, body, last_font = encoder.block(lines)
+                append(f"1 0 0 1 {left} {baselines[0]} Tm")
+                if first_font != current:
+                    append(f"{first_font} {size} Tf")
+                append(body)
+                current = last_font
+            else:
+                shown = ("(suite)",) if continued and index == 0 else lines[start : start + count]
+                for offset, line in enumerate(shown):
+                    if not line:
+                        continue
+                    parts, width = run(line)
+                    x = left if right_edge is None else f"{right_edge - width:.2f}"
+                    append(f"1 0 0 1 {x} {baselines[offset]} Tm")
+                    for name, show in parts:
+                        if name != current:
+                            append(f"{name} {size} Tf")
+                            current = name
+                        append(show)
             if color is not None:
                 append("0 g")
         append("ET")
@@ -517,11 +598,18 @@ def _stamp(value: dt.datetime) -> str:
     return f"{value.day:02d}/{value.month:02d}/{value.year:04d} {value.hour:02d}:{value.minute:02d}"
 
 
-def line_cells(row: dict[str, Any]) -> list[str | tuple[str, tuple[float, float, float] | None]]:
-    """The printed cells of one register line (R.5132-36: date, designation, quantity in units...)."""
-    occurred = local(row["occurred_at"])
+def line_cells(row: dict[str, Any], writer: RegisterPdfWriter) -> list[Cell]:
+    """The printed cells of one register line (R.5132-36: date, designation, quantity in units...).
+
+    Numbers, dates and quantities are laid out directly (they always fit their column); text
+    goes through the writer's cached word wrap.
+    """
+    assert writer.table is not None
+    wrap, inner = writer.text.wrap, writer.table.inner
+    occurred = local(row["occurred_at"], writer.tz)
+    number = str(row["number"])
+    quantity = (str(row["quantity"]),)
     entry = row["direction"] == "entry"
-    quantity = str(row["quantity"])
     designation = (
         f"{clean_text(row['lot__product__name'])}\nlot {clean_text(row['lot__batch_number'])} · "
         f"{clean_text(row['location__name'])}"
@@ -529,7 +617,6 @@ def line_cells(row: dict[str, Any]) -> list[str | tuple[str, tuple[float, float,
     prescriber = "\n".join(part for part in (clean_text(row["prescriber_name"]), clean_text(row["prescriber_address"])) if part)
     patient = "\n".join(part for part in (clean_text(row["patient_name"]), clean_text(row["patient_address"])) if part)
     remarks: list[str] = []
-    late = clean_text(row["late_entry_reason"])
     if row["reverses__number"]:
         remarks.append(f"Annule la ligne n° {row['reverses__number']}.")
     if row["reversed_by__number"]:
@@ -539,23 +626,25 @@ def line_cells(row: dict[str, Any]) -> list[str | tuple[str, tuple[float, float,
     note = clean_text(row["note"])
     if note:
         remarks.append(note)
-    observations: str | tuple[str, tuple[float, float, float] | None] = "\n".join(remarks)
+    late = clean_text(row["late_entry_reason"])
+    color = None
     if late:
-        flagged = f"SAISIE TARDIVE (saisie le {_stamp(row['recorded_at'])}) : {late}"
-        observations = ("\n".join([flagged, *remarks]), RED)
+        # Issue 9 §4: a backdated line is flagged, in red, with its reason and when it was typed.
+        remarks.insert(0, f"SAISIE TARDIVE (saisie le {_stamp(row['recorded_at'])}) : {late}")
+        color = RED
     return [
-        str(row["number"]),
-        f"{occurred.day:02d}/{occurred.month:02d}/{occurred.year:04d}\n{occurred.hour:02d}:{occurred.minute:02d}",
-        designation,
-        quantity if entry else "",
-        "" if entry else quantity,
-        str(row["balance_after"]),
-        REASON_LABELS.get(row["reason"], clean_text(row["reason"])),
-        clean_text(row["counterparty"]),
-        prescriber,
-        patient,
-        clean_text(row["recorded_by_name"]),
-        observations,
+        ((number,) if len(number) <= 7 else wrap(number, inner[0]), None),
+        ((f"{occurred.day:02d}/{occurred.month:02d}/{occurred.year:04d}", f"{occurred.hour:02d}:{occurred.minute:02d}"), None),
+        (wrap(designation, inner[2]), None),
+        (quantity if entry else (), None),
+        (() if entry else quantity, None),
+        ((str(row["balance_after"]),), None),
+        (wrap(REASON_LABELS.get(row["reason"], clean_text(row["reason"])), inner[6]), None),
+        (wrap(clean_text(row["counterparty"]), inner[7]), None),
+        (wrap(prescriber, inner[8]), None),
+        (wrap(patient, inner[9]), None),
+        (wrap(clean_text(row["recorded_by_name"]), inner[10]), None),
+        (wrap("\n".join(remarks), inner[11]), color),
     ]
 
 
@@ -605,7 +694,7 @@ def write_register_pdf(
     writer.begin_table(LINE_COLUMNS)
     count = 0
     for row in scope.iter_rows():
-        writer.row(writer.cells(line_cells(row)), last_line=(row["number"], row["hash"]))
+        writer.row(line_cells(row, writer), last_line=(row["number"], row["hash"]))
         count += 1
         if progress is not None and count % 500 == 0:
             progress(500)
