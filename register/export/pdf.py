@@ -225,6 +225,8 @@ class RegisterPdfWriter:
         self.canvas.setAuthor("Registre des stupéfiants")
         self.text = _Encoder(self.canvas, FONT, SIZE)
         self.bold = _Encoder(self.canvas, FONT_BOLD, SIZE)
+        self.footer_font = _Encoder(self.canvas, FONT, 6.5)
+        self.label_font = _Encoder(self.canvas, FONT_BOLD, 11)
         self.title = clean_text(title)
         self.name_lines = self._encoder(FONT_BOLD, 12).wrap(clean_text(establishment_name), 520)
         address = " · ".join(part.strip() for part in clean_text(establishment_address).split("\n") if part.strip())
@@ -288,38 +290,46 @@ class RegisterPdfWriter:
         c.doForm(PAGE_HEADER_FORM)
         top = PAGE_HEIGHT - MARGIN
         label = f"Page {self.page_number} / "
-        c.setFillGray(0)
-        c.setFont(FONT_BOLD, 11)
-        x = PAGE_WIDTH - MARGIN - 40 - self._page_label_width(label)
-        c.drawString(x, top - 9, label)
+        x = PAGE_WIDTH - MARGIN - 40 - self.label_font.width(label)
+        self._literal_text(self.label_font, x, top - 9, [label])
         c.saveState()
-        c.translate(x + self._page_label_width(label), top - 9)
+        c.translate(x + self.label_font.width(label), top - 9)
         c.doForm(PAGE_TOTAL_FORM)
         c.restoreState()
         self.y = self.body_top = self.header_bottom - 5
         if self.table is not None:
             self._table_header()
 
-    def _page_label_width(self, label: str) -> float:
-        return float(self.canvas.stringWidth(label, FONT_BOLD, 11))
+    def _literal_text(self, encoder: _Encoder, x: float, y: float, pieces: Sequence[str], *, right: bool = False) -> None:
+        """Draw pieces of text one after the other (each piece cached on its own: the constant
+        words apart from the page's number and hash)."""
+        if right:
+            x -= sum(encoder.run(piece)[1] for piece in pieces)
+        ops = [f"BT 0 g 1 0 0 1 {x:.2f} {y:.2f} Tm"]
+        current = ""
+        for piece in pieces:
+            for name, show in encoder.run(piece)[0]:
+                if name != current:
+                    ops.append(f"{name} {encoder.size} Tf")
+                    current = name
+                ops.append(show)
+        ops.append("ET")
+        self.canvas.addLiteral(" ".join(ops))
 
     def _finish_page(self) -> None:
         self._close_grid()
-        c = self.canvas
-        c.setLineWidth(0.4)
-        c.line(MARGIN, FOOTER_TOP - 4, PAGE_WIDTH - MARGIN, FOOTER_TOP - 4)
-        c.setFont(FONT, 6.5)
+        self.canvas.addLiteral(f"q 0.4 w 0 G {MARGIN} {FOOTER_TOP - 4} m {PAGE_WIDTH - MARGIN} {FOOTER_TOP - 4} l S Q")
         if self.page_last_line is not None:
             number, digest = self.page_last_line
-            chain = f"Empreinte de la chaîne à la dernière ligne de la page (n° {number}) : {digest}"
+            chain = ["Empreinte de la chaîne à la dernière ligne de la page ", f"(n° {number}) : {digest}"]
         elif self.last_line is not None:
             number, digest = self.last_line
-            chain = f"Aucune ligne sur cette page — dernière ligne exportée n° {number} : {digest}"
+            chain = ["Aucune ligne sur cette page — dernière ligne exportée ", f"n° {number} : {digest}"]
         else:
-            chain = "Aucune ligne du registre sur cette page."
-        c.drawString(MARGIN, MARGIN + 3, chain)
-        c.drawRightString(PAGE_WIDTH - MARGIN, MARGIN + 3, self.edited)
-        c.showPage()
+            chain = ["Aucune ligne du registre sur cette page."]
+        self._literal_text(self.footer_font, MARGIN, MARGIN + 3, chain)
+        self._literal_text(self.footer_font, PAGE_WIDTH - MARGIN, MARGIN + 3, [self.edited], right=True)
+        self.canvas.showPage()
         self._compress_finished_page()
 
     def _compress_finished_page(self) -> None:
