@@ -194,12 +194,14 @@ class _Table:
         # Where text starts in each column: a fixed x for left-aligned text, the right edge for
         # right-aligned quantities (their x depends on the text's width).
         self.anchors: list[tuple[str, float | None]] = []
+        self.places: list[str] = []  # "1 0 0 1 x": the start of a Tm operator for the column
         self.inner: list[float] = []
         x = left
         for column in columns:
             self.xs.append(x)
             right = x + column.width - PAD if column.align == "right" else None
             self.anchors.append((f"{x + PAD:.2f}", right))
+            self.places.append(f"1 0 0 1 {x + PAD:.2f}")
             self.inner.append(column.width - 2 * PAD)
             x += column.width
         self.left = left
@@ -442,7 +444,7 @@ class RegisterPdfWriter:
         table = self.table
         assert table is not None
         self.shade = not self.shade
-        total = max(len(lines) for lines, _ in cells)
+        total = max([len(cell[0]) for cell in cells])
         done = 0
         while done < total:
             room = int((self.y - FOOTER_TOP - 2 * PAD) // LEADING)
@@ -492,10 +494,12 @@ class RegisterPdfWriter:
         current = ""
         count = round((height - 2 * PAD) / LEADING)
         top = self.y - PAD - SIZE + 0.4
-        baselines = [f"{top - offset * LEADING:.2f}" for offset in range(count)]
+        first = f" {top:.2f} Tm"
         whole = start == 0 and not continued
-        for index, ((lines, color), (left, right_edge)) in enumerate(zip(cells, table.anchors, strict=True)):
-            if not lines:
+        for index, ((lines, color), (left, right_edge), place) in enumerate(
+            zip(cells, table.anchors, table.places, strict=True)
+        ):
+            if not lines or lines == ("",):
                 continue
             if color is not None:
                 append(f"{color[0]} {color[1]} {color[2]} rg")
@@ -503,7 +507,7 @@ class RegisterPdfWriter:
                 # The common case: a whole left-aligned cell is one cached block of text lines
                 # separated by T* (next line, at the leading set by TL), placed by one Tm.
                 first_font, body, last_font = encoder.block(lines)
-                append(f"1 0 0 1 {left} {baselines[0]} Tm")
+                append(place + first)
                 if first_font != current:
                     append(f"{first_font} {size} Tf")
                 append(body)
@@ -515,7 +519,7 @@ class RegisterPdfWriter:
                         continue
                     parts, width = run(line)
                     x = left if right_edge is None else f"{right_edge - width:.2f}"
-                    append(f"1 0 0 1 {x} {baselines[offset]} Tm")
+                    append(f"1 0 0 1 {x} {top - offset * LEADING:.2f} Tm")
                     for name, show in parts:
                         if name != current:
                             append(f"{name} {size} Tf")
