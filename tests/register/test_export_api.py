@@ -169,3 +169,11 @@ def test_export_register_command_refuses_an_unknown_establishment(demo, tmp_path
     with pytest.raises(CommandError):
         call_command("export_register", "--establishment", "NOPE", "--format", "pdf", "-o", str(tmp_path / "x.pdf"))
     assert not (tmp_path / "x.pdf").exists()
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_an_out_of_range_product_id_is_a_400(api, inspector, path):
+    """A product id beyond what the database stores is bad input, not a 500."""
+    response = api(inspector).get(path, {"product": "99999999999999999999999"})
+    assert response.status_code == 400
+    assert response.json()["code"] == "validation_error"
