@@ -177,3 +177,16 @@ def test_an_out_of_range_product_id_is_a_400(api, inspector, path):
     response = api(inspector).get(path, {"product": "99999999999999999999999"})
     assert response.status_code == 400
     assert response.json()["code"] == "validation_error"
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_export_register_command_shows_a_progress_bar_on_a_terminal(demo, tmp_path, capsys):
+    """On a terminal the command draws a tqdm bar counting every exported line."""
+    call_command("export_register", "--establishment", "DEMO", "--format", "csv", "-o", str(tmp_path / "r.csv"),
+                 stdout=_Terminal())
+    lines = Movement.objects.filter(establishment=demo["DEMO"]).count()
+    assert f"{lines}/{lines}" in capsys.readouterr().err
