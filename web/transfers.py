@@ -10,8 +10,8 @@ from django.contrib import messages
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
 from config.errors import DomainError
@@ -27,15 +27,15 @@ TO_WARD, TO_VAULT = "to_ward", "to_vault"
 
 class TransferForm(forms.Form):
     direction = forms.ChoiceField(
-        label=_lazy("Direction"),
-        choices=[(TO_WARD, _lazy("From the vault to a ward (refill)")), (TO_VAULT, _lazy("From a ward back to the vault"))],
+        label=_("Direction"),
+        choices=[(TO_WARD, _("From the vault to a ward (refill)")), (TO_VAULT, _("From a ward back to the vault"))],
         widget=forms.RadioSelect,
         initial=TO_WARD,
     )
-    ward = forms.ModelChoiceField(label=_lazy("Ward"), queryset=Location.objects.none(), empty_label=_lazy("— Choose —"))
-    lot = LotChoiceField(label=_lazy("Lot"), queryset=Lot.objects.none(), empty_label=_lazy("— Choose —"))
-    quantity = forms.IntegerField(label=_lazy("Quantity (units)"), min_value=1, max_value=100000)
-    note = forms.CharField(label=_lazy("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    ward = forms.ModelChoiceField(label=_("Ward"), queryset=Location.objects.none(), empty_label=_("— Choose —"))
+    lot = LotChoiceField(label=_("Lot"), queryset=Lot.objects.none(), empty_label=_("— Choose —"))
+    quantity = forms.IntegerField(label=_("Quantity (units)"), min_value=1, max_value=100000)
+    note = forms.CharField(label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args: Any, wards: Any, lots: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -66,7 +66,7 @@ def transfer(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(
                 request,
-                _("Transfer recorded: %(quantity)s × %(lot)s from %(source)s to %(destination)s (lines %(out)s and %(into)s).")
+                gettext("Transfer recorded: %(quantity)s × %(lot)s from %(source)s to %(destination)s (lines %(out)s and %(into)s).")
                 % {"quantity": out.quantity, "lot": out.lot.batch_number, "source": source.name,
                    "destination": destination.name, "out": out.number, "into": into.number},
             )
@@ -75,12 +75,12 @@ def transfer(request: HttpRequest) -> HttpResponse:
 
 
 class AdministrationForm(forms.Form):
-    ward = forms.ModelChoiceField(label=_lazy("Ward"), queryset=Location.objects.none(), empty_label=None)
-    lot = LotChoiceField(label=_lazy("Lot"), queryset=Lot.objects.none(), empty_label=_lazy("— Choose —"))
-    quantity = forms.IntegerField(label=_lazy("Quantity (units)"), min_value=1, max_value=1000)
-    patient_name = forms.CharField(label=_lazy("Patient (name, first name)"), max_length=200)
-    prescriber_name = forms.CharField(label=_lazy("Prescriber"), max_length=200, required=False)
-    note = forms.CharField(label=_lazy("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    ward = forms.ModelChoiceField(label=_("Ward"), queryset=Location.objects.none(), empty_label=None)
+    lot = LotChoiceField(label=_("Lot"), queryset=Lot.objects.none(), empty_label=_("— Choose —"))
+    quantity = forms.IntegerField(label=_("Quantity (units)"), min_value=1, max_value=1000)
+    patient_name = forms.CharField(label=_("Patient (name, first name)"), max_length=200)
+    prescriber_name = forms.CharField(label=_("Prescriber"), max_length=200, required=False)
+    note = forms.CharField(label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args: Any, wards: Any, lots: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -115,7 +115,7 @@ def administration(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(
                 request,
-                _("Administration recorded: %(quantity)s × %(lot)s, %(ward)s, register line no. %(number)s.")
+                gettext("Administration recorded: %(quantity)s × %(lot)s, %(ward)s, register line no. %(number)s.")
                 % {"quantity": movement.quantity, "lot": movement.lot.batch_number, "ward": data["ward"].name,
                    "number": movement.number},
             )
