@@ -115,7 +115,7 @@ def exposure_chart(
 ) -> ExposureChart:
     """One bar per day from the first to the last exposed day (at least ``min_days``, today
     included), so a gap in treatment shows as a gap; bars above ``limit`` are flagged."""
-    left, right, top_pad, bottom = 44, 8, 10, 24
+    left, right, top_pad, bottom = 28, 8, 20, 24
     days = sorted(daily_mg)
     first = min([*days, today]) if days else today
     last = max([*days, today]) if days else today

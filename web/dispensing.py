@@ -27,7 +27,13 @@ from prescriptions.models import SecurePrescription
 from register.models import Lot, Product
 from web.access import current_establishment, role_required
 from web.prescribing import exposure_chart_of
-from web.prescribing_forms import DISPENSATION_FIELDS, DISPENSATION_WORDINGS, DispensationForm, show_refusal
+from web.prescribing_forms import (
+    DISPENSATION_FIELDS,
+    DISPENSATION_WORDINGS,
+    DispensationForm,
+    alerts_for_display,
+    show_refusal,
+)
 
 HUGE = 10**6
 
@@ -162,10 +168,10 @@ def dispense(request: HttpRequest, pk: int) -> HttpResponse:
             "prescription": prescription,
             "remaining": left,
             "form": form,
-            "alerts": [alert.as_dict() for alert in check.alerts],
+            "alerts": alerts_for_display([alert.as_dict() for alert in check.alerts]),
             "blocking": blocking,
             "can_override": can_override,
-            "chart": exposure_chart_of(check.timeline.daily_mg),
+            "chart": exposure_chart_of(check.timeline.daily_mg, width=480),  # a half-width column
             "dispensations": selectors.dispensations_of(prescription),
             "preview_lot": lot,
             "preview_quantity": quantity,

@@ -34,6 +34,7 @@ from web.prescribing_forms import (
     PatientForm,
     PatientSearchForm,
     PrescriptionForm,
+    alerts_for_display,
     line_errors,
     show_refusal,
 )
@@ -42,9 +43,11 @@ PRESCRIBER = frozenset({Role.PRESCRIBER})
 PDF_PATH = "/api/v1/prescriptions/{pk}/pdf"
 
 
-def exposure_chart_of(daily: dict[dt.date, Decimal]) -> charts.ExposureChart:
+def exposure_chart_of(daily: dict[dt.date, Decimal], *, width: int = 720) -> charts.ExposureChart:
     """The chart with the threshold of the rules (settings.KETAMINE_RULES["HIGH_DAILY_DOSE_MG"])."""
-    return charts.exposure_chart(daily, limit=Thresholds.from_settings().high_daily_dose_mg, today=timezone.localdate())
+    return charts.exposure_chart(
+        daily, limit=Thresholds.from_settings().high_daily_dose_mg, today=timezone.localdate(), width=width
+    )
 
 
 def patient_exposure_chart(patient: Patient) -> tuple[charts.ExposureChart, list[dict[str, str]]]:
@@ -97,6 +100,7 @@ def patient(request: HttpRequest, pk: int) -> HttpResponse:
     # The exposure is shown as in the API: to a prescriber, for their own patients only.
     if selectors.exposure_patients_for(request.user).filter(pk=found.pk).exists():
         chart, alerts = patient_exposure_chart(found)
+        alerts = alerts_for_display(alerts)
     prescriptions = selectors.prescriptions_for(request.user).filter(patient=found)
     return render(
         request,
@@ -166,7 +170,7 @@ def _prescription_page(request: HttpRequest, prescription: SecurePrescription, c
         {
             "establishment": prescription.establishment,
             "prescription": prescription,
-            "alerts": [alert.as_dict() for alert in check.alerts],
+            "alerts": alerts_for_display([alert.as_dict() for alert in check.alerts]),
             "chart": exposure_chart_of(check.timeline.daily_mg),
             "dispensations": selectors.dispensations_of(prescription),
             "pdf_url": PDF_PATH.format(pk=prescription.pk),

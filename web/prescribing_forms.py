@@ -188,6 +188,8 @@ DISPENSATION_FIELDS = {
     "lot_expired": "lot",
     "lot_quarantined": "lot",
     "bearer": "bearer_name",
+    # Next to the justification box for a pharmacist; above the form for anyone else (no box).
+    "hepatotoxic_risk": "override_justification",
 }
 
 
@@ -213,10 +215,15 @@ DISPENSATION_WORDINGS: dict[str, Wording] = {
     "prescription_expired": lambda e: _("This prescription has expired: nothing can be dispensed."),
     "override_forbidden": lambda e: _("Only a pharmacist may override a hepatotoxic alert."),
     "hepatotoxic_risk": lambda e: _(
-        "Dispensation refused: a blocking hepatotoxic alert (below). A pharmacist must decide, and may dispense "
-        "with a written justification of at least %(chars)s characters."
+        "Not dispensed: a blocking hepatotoxic alert applies. A pharmacist must decide, and may dispense with a "
+        "written justification of at least %(chars)s characters."
     ) % {"chars": settings.KETAMINE_RULES["OVERRIDE_MIN_CHARS"]},
 }
+
+
+def alerts_for_display(alerts: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Blocking alerts first: they decide what happens next."""
+    return sorted(alerts, key=lambda alert: alert["severity"] != "blocking")
 
 
 def line_errors(formset: Any, error: DomainError) -> bool:

@@ -338,7 +338,7 @@ def test_pharmacist_overrides_a_blocking_alert_with_a_justification(demo: Any, p
     assert 'data-testid="override-box"' in client.get(f"/dispensing/{prescription.pk}/").content.decode()
     lot = Lot.objects.get(establishment=demo["DEMO"], batch_number="K50-2401")
     response = client.post(f"/dispensing/{prescription.pk}/", {"lot": str(lot.pk), "quantity": "2"})
-    assert response.status_code == 200 and response.context["form"].non_field_errors()
+    assert response.status_code == 200 and response.context["form"].errors["override_justification"]
     assert not Dispensation.objects.exists()
     justification = "Douleur réfractaire, bilan hépatique normal le 20/11, contrôle prévu J+3."
     response = client.post(f"/dispensing/{prescription.pk}/", {
