@@ -49,11 +49,13 @@ class PatientForm(forms.Form):
     weight_kg = forms.DecimalField(
         label=_("Weight (kg)"), required=False, min_value=0.1, max_value=500, decimal_places=1
     )
-    hepatic_impairment = forms.BooleanField(
-        label=_("Known hepatic impairment"),
-        required=False,
-        help_text=_("Above 100 mg/day the dispensation is then blocked until a pharmacist decides (ANSM 2017)."),
-    )
+    hepatic_impairment = forms.BooleanField(label=_("Known hepatic impairment"), required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["hepatic_impairment"].help_text = _(
+            "If ticked, any day above %(mg)s mg/day blocks the dispensation until a pharmacist decides (ANSM 2017)."
+        ) % {"mg": settings.KETAMINE_RULES["HIGH_DAILY_DOSE_MG"]}
 
 
 class PrescriptionForm(forms.Form):
