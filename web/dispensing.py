@@ -117,26 +117,28 @@ def _lots_for(prescription: SecurePrescription) -> Any:
 @require_http_methods(["GET", "POST"])
 def dispense(request: HttpRequest, pk: int) -> HttpResponse:
     """The prescription, what remains, the exposure and the alerts of this dispensation before
-    confirming (GET ``?lot=&quantity=`` recomputes them); POST confirms."""
+    confirming (a POST with ``preview`` recomputes them for the typed lot and quantity); POST confirms."""
     prescription = get_object_or_404(selectors.prescriptions_for(request.user), pk=pk)
     can_override = has_role(request.user, Role.PHARMACIST)
     lots = _lots_for(prescription)
     left = remaining_of(prescription)
-    if request.method == "POST":
+    confirming = request.method == "POST" and "preview" not in request.POST
+    if confirming:
         form = DispensationForm(request.POST, lots=lots, can_override=can_override)
     else:
-        # Unbound: the "recompute" button sends lot and quantity by GET, nothing is checked yet.
+        # Unbound: the "recompute" button sends the lot and quantity to preview, nothing is checked yet.
+        source = request.POST if request.method == "POST" else request.GET
         first = lots.first()
         suggested = min([r.units for r in left if first and r.product.pk == first.product_id] or [0])
         initial = {"lot": first.pk if first else None, "quantity": suggested or None}
-        initial.update({name: request.GET[name] for name in ("lot", "quantity", "bearer_name", "bearer_id")
-                        if request.GET.get(name)})
+        initial.update({name: source[name] for name in ("lot", "quantity", "bearer_name", "bearer_id",
+                                                        "override_justification") if source.get(name)})
         form = DispensationForm(lots=lots, can_override=can_override, initial=initial)
     lot, quantity = _chosen(form, lots)
     # The preview: the same selector the service runs under its locks, without writing anything.
     dispensing_mg = lot.product.mg_per_unit * quantity * lot.product.substance.racemic_factor if lot else Decimal(0)
     check = selectors.hepatotoxic_check(prescription, dispensing_racemic_mg=dispensing_mg)
-    if request.method == "POST" and form.is_valid():
+    if confirming and form.is_valid():
         data = form.cleaned_data
         try:
             with transaction.atomic():

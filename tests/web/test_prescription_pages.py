@@ -397,3 +397,16 @@ def test_nurse_records_an_administration_from_her_ward(demo: Any, nurse: Any, ph
     line = Movement.objects.get(reason=Movement.Reason.ADMINISTRATION)
     assert line.location == ward and line.patient_name == "MARTIN Louise"
     assert StockBalance.objects.get(lot=lot, location=ward).on_hand == 3
+
+
+def test_dispense_preview_recomputes_alerts_without_writing(demo: Any, prescriber: Any, technician: Any) -> None:
+    """The recompute button shows the 24-hour alert for the typed quantity and records nothing."""
+    prescription = issue(prescriber, make_patient(demo, prescriber))
+    lot = Lot.objects.get(establishment=demo["DEMO"], batch_number="K50-2401")
+    client = client_of(technician)
+    response = client.post(f"/dispensing/{prescription.pk}/", {"lot": str(lot.pk), "quantity": "1", "preview": "1"})
+    assert 'data-code="HEPATO_DISPENSED_24H"' not in response.content.decode()
+    response = client.post(f"/dispensing/{prescription.pk}/", {"lot": str(lot.pk), "quantity": "3", "preview": "1"})
+    assert response.status_code == 200 and 'data-code="HEPATO_DISPENSED_24H"' in response.content.decode()
+    assert response.context["form"].initial["quantity"] == "3" and not response.context["form"].is_bound
+    assert not Dispensation.objects.exists() and not Movement.objects.filter(reason="dispensation").exists()
