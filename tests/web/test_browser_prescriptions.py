@@ -161,3 +161,27 @@ def test_pharmacist_overrides_a_blocking_hepatotoxic_alert(page: Any) -> None:
     dispensation = Dispensation.objects.get(prescription=prescription)
     assert dispensation.overridden_by.username == "pharmacist"
     assert [alert["code"] for alert in dispensation.alerts if alert["severity"] == "blocking"] == ["HEPATO_IMPAIRED_PATIENT"]
+
+
+def test_nurse_records_an_administration_from_her_ward(page: Any) -> None:
+    """A nurse assigned to the intensive care ward lands on her page and records an administration."""
+    from operations import services as op_services
+    from register.models import Location, Lot
+
+    pharmacist = get_user_model().objects.get(username="pharmacist")
+    ward = Location.objects.get(establishment__code="DEMO", code="REA")
+    vault = Location.objects.get(establishment__code="DEMO", code="VAULT")
+    lot = Lot.objects.get(establishment__code="DEMO", batch_number="K50-2401")
+    op_services.transfer_create(actor=pharmacist, lot=lot, source=vault, destination=ward, quantity=5)
+    op_services.nurse_ward_assign(actor=pharmacist, nurse=get_user_model().objects.get(username="nurse"), ward=ward)
+    login(page, "nurse")
+    page.wait_for_url("**/ward/administration/")
+    page.get_by_label("Lot", exact=True).select_option(str(lot.pk))
+    page.get_by_label("Quantité (unités)").fill("1")
+    page.get_by_label("Patient (nom, prénom)").fill("GARNIER Louise")
+    page.get_by_label("Prescripteur").fill("Dr Antoine Durand")
+    shot(page, "50-nurse-administration")
+    page.get_by_role("button", name="Enregistrer l’administration").click()
+    assert "Administration enregistrée : 1 × K50-2401, Réanimation" in page.locator(".messages").inner_text()
+    assert StockBalance.objects.get(lot=lot, location=ward).on_hand == 4
+    shot(page, "51-nurse-administration-recorded")
