@@ -30,7 +30,8 @@ def show_refusal(
     field: str | None = named[0] if named else field_of_code.get(error.code)
     if field not in form.fields:
         field = None
-    wording = wordings.get(error.code)
+    # A refusal may read differently next to its field than above the form ("code:field").
+    wording = wordings.get(f"{error.code}:{field}") or wordings.get(error.code)
     form.add_error(field, wording(error) if wording else error.detail)
 
 
@@ -219,6 +220,10 @@ DISPENSATION_WORDINGS: dict[str, Wording] = {
     "hepatotoxic_risk": lambda e: _(
         "Not dispensed: a blocking hepatotoxic alert applies. A pharmacist must decide, and may dispense with a "
         "written justification of at least %(chars)s characters."
+    ) % {"chars": settings.KETAMINE_RULES["OVERRIDE_MIN_CHARS"]},
+    # Only a pharmacist has the box: the refusal tells her what to write.
+    "hepatotoxic_risk:override_justification": lambda e: _(
+        "Write your justification (at least %(chars)s characters) to dispense despite the blocking alert."
     ) % {"chars": settings.KETAMINE_RULES["OVERRIDE_MIN_CHARS"]},
 }
 

@@ -149,7 +149,9 @@ def test_pharmacist_overrides_a_blocking_hepatotoxic_alert(page: Any) -> None:
     assert page.get_by_test_id("override-box").is_visible()
     page.get_by_label("Quantité (unités)").fill("2")
     page.get_by_role("button", name="Dispenser malgré l’alerte").click()
-    assert "Un pharmacien doit décider" in page.locator("#id_override_justification_error").inner_text()
+    assert "Écrivez votre justification (au moins 20 caractères)" in page.locator(
+        "#id_override_justification_error"
+    ).inner_text()
     shot(page, "41-override-needs-justification")
     page.get_by_label("Justification du pharmacien pour dispenser malgré l’alerte bloquante").fill(
         "Douleur réfractaire en soins palliatifs ; bilan hépatique du 20/11 normal, contrôle prévu à J+3."
