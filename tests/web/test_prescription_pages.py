@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
 
@@ -410,3 +411,19 @@ def test_dispense_preview_recomputes_alerts_without_writing(demo: Any, prescribe
     assert response.status_code == 200 and 'data-code="HEPATO_DISPENSED_24H"' in response.content.decode()
     assert response.context["form"].initial["quantity"] == "3" and not response.context["form"].is_bound
     assert not Dispensation.objects.exists() and not Movement.objects.filter(reason="dispensation").exists()
+
+
+def test_prescriber_without_identity_is_told_at_the_top(demo: Any, prescriber: Any) -> None:
+    """A prescriber with no RPPS and address on file sees why nothing was issued, above the form."""
+    from django.contrib.auth.models import Group
+
+    from prescriptions.models import Prescriber
+
+    user = get_user_model().objects.create_user(username="locum", password="x", first_name="Léa", last_name="Roy")
+    user.groups.add(Group.objects.get(name="prescriber"))
+    demo["DEMO"].members.add(user)
+    assert not Prescriber.objects.filter(user=user).exists()
+    patient = make_patient(demo, prescriber)
+    response = client_of(user).post(f"/patients/{patient.pk}/prescribe/", rx_post(patient))
+    assert "RPPS" in response.context["form"].non_field_errors()[0]
+    assert not SecurePrescription.objects.filter(patient=patient).exists()
