@@ -22,7 +22,7 @@ from rest_framework.views import set_rollback
 class DomainError(Exception):
     """A business-rule refusal with a stable code; 409 unless said otherwise."""
 
-    status_code = status.HTTP_409_CONFLICT
+    status_code: int = status.HTTP_409_CONFLICT
 
     def __init__(
         self,
@@ -52,7 +52,7 @@ class DomainError(Exception):
 class InvalidInput(DomainError):
     """Bad input found by a service (400 ``validation_error`` unless a code is given)."""
 
-    status_code = status.HTTP_400_BAD_REQUEST
+    status_code: int = status.HTTP_400_BAD_REQUEST
 
     def __init__(self, detail: str, *, fields: dict[str, Any] | None = None, code: str = "validation_error") -> None:
         super().__init__(code, detail, fields=fields)

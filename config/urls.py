@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.auth_api import TokenView
@@ -13,11 +13,12 @@ class _OpenDocsView(SpectacularSwaggerView):
     allowed_roles: dict[str, frozenset[str]] = {"GET": frozenset()}
 
 
-api_v1 = [
+api_v1: list[URLPattern | URLResolver] = [
     path("auth/token/", TokenView.as_view(), name="auth-token"),
     path("schema/", _OpenSchemaView.as_view(), name="schema"),
     path("docs/", _OpenDocsView.as_view(url_name="schema"), name="docs"),
     path("", include("register.urls")),
+    path("", include("audit.urls")),
 ]
 
 urlpatterns = [

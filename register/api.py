@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from audit.reads import AuditedReadMixin
 from audit.services import audit_record
 from config.errors import InvalidInput
 from config.permissions import ALL_ROLES, PHARMACY, READ_REGISTER, Role
@@ -91,8 +92,9 @@ class StockListView(generics.ListAPIView):
         return queryset
 
 
-class MovementListCreateView(generics.ListAPIView):
+class MovementListCreateView(AuditedReadMixin, generics.ListAPIView):
     allowed_roles = {"GET": READ_REGISTER, "POST": PHARMACY}
+    read_audit_action = "register.movements.viewed"  # lines carry patient names and addresses
     serializer_class = MovementSerializer
     filterset_class = MovementFilter
 
@@ -132,11 +134,12 @@ class MovementListCreateView(generics.ListAPIView):
         return Response(MovementSerializer(movement).data, status=status.HTTP_201_CREATED)
 
 
-class MovementDetailView(generics.RetrieveAPIView):
+class MovementDetailView(AuditedReadMixin, generics.RetrieveAPIView):
     """A register line. PUT, PATCH and DELETE are not offered: 405 for everyone."""
 
     allowed_roles = {"GET": READ_REGISTER}
     serializer_class = MovementSerializer
+    read_detail_audit_action = "register.movement.viewed"
 
     def get_queryset(self) -> Any:
         return selectors.movements_for(self.request.user).select_related("paired_with")
