@@ -24,7 +24,11 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["establishment", "-id"])]
+        indexes = [
+            models.Index(fields=["establishment", "-id"]),
+            # The login lockout counts a username's recent failures (audit.lockout).
+            models.Index(fields=["actor_username", "action", "occurred_at"], name="audit_login_attempts_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.actor_username or '-'} {self.action}"

@@ -118,6 +118,16 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").exists() else []
 
+AUTHENTICATION_BACKENDS = ["audit.backends.LockoutModelBackend"]
+# Failed logins: at most FAILURES per username and client IP within MINUTES, then that pair is
+# locked until the oldest failure leaves the window (audit.lockout). The throttle bounds the
+# guesses per IP on the token endpoint whatever the username (per process: LocMem cache).
+LOGIN_LOCKOUT = {
+    "FAILURES": env_int("LOGIN_LOCKOUT_FAILURES", 5),
+    "MINUTES": env_int("LOGIN_LOCKOUT_MINUTES", 15),
+}
+LOGIN_THROTTLE_RATE = env_str("LOGIN_THROTTLE_RATE", "30/minute")
+
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
