@@ -93,7 +93,8 @@ class TokenRevokeView(APIView):
 
     @extend_schema(request=None, responses={204: None})
     def post(self, request: Request) -> Response:
+        user: Any = request.user
         with transaction.atomic():
-            deleted, _ = Token.objects.filter(user_id=request.user.pk).delete()
+            deleted, _ = Token.objects.filter(user=user).delete()
             audit_record(action="auth.token.revoked", actor=request.user, data={"deleted": bool(deleted)})
         return Response(status=status.HTTP_204_NO_CONTENT)
