@@ -32,3 +32,26 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.actor_username or '-'} {self.action}"
+
+
+class IdempotencyKey(models.Model):
+    """The first answer to a stock-changing write sent with an ``Idempotency-Key`` header.
+
+    Written in the same transaction as the write it answers: a write that rolls back leaves no
+    key, a committed write always has its key. Keys are per user (unique together).
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the method, path and JSON body.")
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=400)
+    status_code = models.PositiveSmallIntegerField(default=0)
+    response_body = models.TextField(blank=True, help_text="The rendered JSON answer, replayed byte for byte.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique_per_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.key} -> {self.status_code}"

@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from audit.reads import AuditedReadMixin
 from audit.services import audit_record
 from config.errors import InvalidInput
+from config.idempotency import idempotent
 from config.permissions import ALL_ROLES, PHARMACY, READ_REGISTER, Role
 from register import selectors, services
 from register.filters import MovementFilter
@@ -102,6 +103,7 @@ class MovementListCreateView(AuditedReadMixin, generics.ListAPIView):
         return selectors.movements_for(self.request.user).select_related("paired_with").order_by("establishment_id", "number")
 
     @extend_schema(request=MovementCreateSerializer, responses={201: MovementSerializer})
+    @idempotent
     def post(self, request: Request) -> Response:
         data = MovementCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -149,6 +151,7 @@ class MovementReverseView(APIView):
     allowed_roles = {"POST": frozenset({Role.PHARMACIST})}
 
     @extend_schema(request=ReverseSerializer, responses={201: MovementSerializer})
+    @idempotent
     def post(self, request: Request, pk: int) -> Response:
         data = ReverseSerializer(data=request.data)
         data.is_valid(raise_exception=True)
