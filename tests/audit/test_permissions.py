@@ -1,0 +1,192 @@
+"""The permission matrix: every persona x every /api/v1/ endpoint and method, with its status.
+
+Adding an endpoint under /api/v1/ without an entry here fails ``test_every_api_endpoint_is_in_the_matrix``.
+To add one: a key with the route as Django writes it (``api/v1/things/<int:pk>/``), then per
+method a ``Case`` whose ``expect(...)`` names the status for each persona (the default first).
+Object endpoints take their ``pk`` from the DEMO establishment: the outsider (a pharmacist of
+OTHER) must get 404 there, never 403, so that existence does not leak.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.db import transaction
+from django.test import override_settings
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from register.demo import demo_load
+from register.models import Establishment, Lot, Movement, Product
+from tests.conftest import PASSWORD, client_for
+
+PERSONAS = ("pharmacist", "technician", "prescriber", "inspector", "nurse", "anonymous", "outsider")
+OBJECT_MARK = "<"
+
+
+@dataclass
+class Ctx:
+    """What a case needs to build its URL and body."""
+
+    persona: str
+    lot: Any
+    line: Movement
+    product: Any
+
+
+@dataclass
+class Case:
+    expect: dict[str, int]
+    body: Callable[[Ctx], dict[str, Any]] | None = None
+    pk: Callable[[Ctx], int] | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def expect(default: int, **statuses: int) -> dict[str, int]:
+    """A status per persona: ``default`` unless named (``anonymous=401`` ...)."""
+    unknown = set(statuses) - set(PERSONAS)
+    assert not unknown, f"unknown personas {unknown}"
+    return {persona: statuses.get(persona, default) for persona in PERSONAS}
+
+
+def _line(ctx: Ctx) -> int:
+    return ctx.line.pk
+
+
+def _credentials(ctx: Ctx) -> dict[str, Any]:
+    if ctx.persona == "anonymous":
+        return {"username": "nobody", "password": "wrong-password"}
+    return {"username": ctx.persona, "password": PASSWORD}
+
+
+READ_REGISTER = expect(403, pharmacist=200, technician=200, inspector=200, outsider=200, anonymous=401)
+NOT_OFFERED = expect(405, anonymous=401)  # a register line is never modified nor deleted
+
+MATRIX: dict[str, dict[str, Case]] = {
+    "api/v1/auth/token/": {"POST": Case(expect(200, anonymous=400), body=_credentials)},
+    "api/v1/auth/token/revoke/": {"POST": Case(expect(204, anonymous=401))},
+    "api/v1/schema/": {"GET": Case(expect(200))},
+    "api/v1/docs/": {"GET": Case(expect(200))},
+    "api/v1/products/": {"GET": Case(expect(200, anonymous=401))},
+    "api/v1/lots/": {
+        "GET": Case(READ_REGISTER),
+        "POST": Case(
+            # The outsider creates the lot in OTHER, their own establishment.
+            expect(403, pharmacist=201, technician=201, outsider=201, anonymous=401),
+            body=lambda ctx: {"product": ctx.product.pk, "batch_number": "MATRIX-1",
+                              "expires_on": (dt.date.today() + dt.timedelta(days=300)).isoformat()},
+        ),
+    },
+    "api/v1/stock/": {"GET": Case(READ_REGISTER)},
+    "api/v1/movements/": {
+        "GET": Case(READ_REGISTER),
+        "POST": Case(
+            expect(403, pharmacist=201, technician=201, outsider=404, anonymous=401),
+            body=lambda ctx: {"direction": "exit", "reason": "loss", "lot": ctx.lot.pk, "quantity": 1,
+                              "counterparty": "casse"},
+        ),
+    },
+    "api/v1/movements/<int:pk>/": {
+        "GET": Case(expect(403, pharmacist=200, technician=200, inspector=200, outsider=404, anonymous=401), pk=_line),
+        "PUT": Case(NOT_OFFERED, pk=_line, body=lambda ctx: {"quantity": 1}),
+        "PATCH": Case(NOT_OFFERED, pk=_line, body=lambda ctx: {"quantity": 1}),
+        "DELETE": Case(NOT_OFFERED, pk=_line),
+    },
+    "api/v1/movements/<int:pk>/reverse/": {
+        "POST": Case(expect(403, pharmacist=201, outsider=404, anonymous=401), pk=_line,
+                     body=lambda ctx: {"reason": "erreur de saisie"}),
+    },
+    "api/v1/register/verify/": {
+        "GET": Case(expect(403, pharmacist=200, inspector=200, outsider=200, anonymous=401)),
+    },
+    "api/v1/audit/events/": {
+        "GET": Case(expect(403, pharmacist=200, inspector=200, outsider=200, anonymous=401)),
+    },
+}
+
+
+def _walk(patterns: list[Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    for pattern in patterns:
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            yield from _walk(pattern.url_patterns, route)
+        elif isinstance(pattern, URLPattern):
+            yield route, pattern.callback
+
+
+def api_routes() -> dict[str, set[str]]:
+    """Every route under api/v1/ with the HTTP methods its view implements."""
+    routes: dict[str, set[str]] = {}
+    for route, callback in _walk(get_resolver().url_patterns):
+        if not route.startswith("api/v1/"):
+            continue
+        view = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
+        methods = {
+            name.upper() for name in getattr(view, "http_method_names", [])
+            if name not in ("options", "head", "trace") and hasattr(view, name)
+        }
+        routes.setdefault(route, set()).update(methods)
+    return routes
+
+
+def test_every_api_endpoint_is_in_the_matrix():
+    """Each route and implemented method under /api/v1/ has an entry (and no entry is stale)."""
+    routes = api_routes()
+    missing = sorted(route for route in routes if route not in MATRIX)
+    assert not missing, f"add these endpoints to MATRIX in {__file__}: {missing}"
+    stale = sorted(route for route in MATRIX if route not in routes)
+    assert not stale, f"MATRIX names routes that no longer exist: {stale}"
+    unlisted = sorted((route, method) for route, methods in routes.items() for method in methods
+                      if method not in MATRIX[route])
+    assert not unlisted, f"add these methods to MATRIX: {unlisted}"
+    for route, cases in MATRIX.items():
+        for method, case in cases.items():
+            assert set(case.expect) == set(PERSONAS), (route, method)
+            if OBJECT_MARK in route and case.expect["outsider"] == 403:
+                pytest.fail(f"{method} {route}: another establishment's object must answer 404, not 403")
+
+
+CASES = [
+    pytest.param(route, method, persona, id=f"{method} {route} {persona}")
+    for route, cases in MATRIX.items()
+    for method in cases
+    for persona in PERSONAS
+]
+
+
+@pytest.fixture(scope="module")
+def matrix_demo(django_db_setup: Any, django_db_blocker: Any) -> Iterator[None]:
+    """The demo data loaded once for the whole matrix; each case runs in a savepoint inside it."""
+    with django_db_blocker.unblock(), override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        with transaction.atomic():
+            demo_load(password=PASSWORD)
+            yield
+            transaction.set_rollback(True)
+
+
+@pytest.mark.parametrize(("route", "method", "persona"), CASES)
+def test_permission_matrix(matrix_demo, db, route, method, persona):
+    """Each persona gets exactly the expected status, in the API.md error format when refused."""
+    from django.contrib.auth import get_user_model
+
+    case = MATRIX[route][method]
+    product = Product.objects.get(name="Kétamine 50 mg/5 mL, solution injectable")
+    lot = Lot.objects.get(establishment=Establishment.objects.get(code="DEMO"), product=product)
+    line = Movement.objects.filter(lot=lot, direction="entry").order_by("number").first()
+    ctx = Ctx(persona=persona, lot=lot, line=line, product=product)
+    url = "/" + route
+    if OBJECT_MARK in route:
+        assert case.pk is not None, f"{route} needs a pk"
+        url = url.replace("<int:pk>", str(case.pk(ctx)))
+    user = None if persona == "anonymous" else get_user_model().objects.get(username=persona)
+    client = client_for(user)
+    body = case.body(ctx) if case.body else None
+    response = getattr(client, method.lower())(url, body, format="json", **case.extra)
+    expected = case.expect[persona]
+    assert response.status_code == expected, (response.status_code, getattr(response, "data", None))
+    if 400 <= expected < 500:
+        payload = response.json()
+        assert isinstance(payload["code"], str) and isinstance(payload["detail"], str)
