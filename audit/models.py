@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import models
+from simple_history import register
+from simple_history.models import HistoricalRecords
 
 
 class AuditEvent(models.Model):
@@ -55,3 +60,18 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.key} -> {self.status_code}"
+
+
+class _PersonHistory(HistoricalRecords):
+    """Before/after of every change to a person (name, e-mail, active, staff), password excluded."""
+
+    def post_save(self, instance: Any, created: bool, using: Any = None, **kwargs: Any) -> None:
+        # Django saves last_login alone at every login: not a change to the person, and the
+        # login itself is already an audit event.
+        update_fields = kwargs.get("update_fields")
+        if not created and update_fields and set(update_fields) <= {"last_login"}:
+            return
+        super().post_save(instance, created, using=using, **kwargs)
+
+
+register(User, app="audit", records_class=_PersonHistory, excluded_fields=["password", "last_login"])

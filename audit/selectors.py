@@ -27,7 +27,12 @@ def audit_events_for(user: Any) -> QuerySet[AuditEvent]:
         AuditEvent.objects.filter(
             Q(establishment__in=mine)
             | Q(establishment__isnull=True, actor__in=members)
-            | Q(establishment__isnull=True, actor__isnull=True, actor_username__in=members.values("username"))
+            | Q(
+                establishment__isnull=True,
+                actor__isnull=True,
+                action__startswith="auth.login.",
+                actor_username__in=members.values("username"),
+            )
         )
         .select_related("establishment")
         .order_by("-occurred_at", "-id")
