@@ -271,8 +271,8 @@ def movement_payload(movement: Movement, *, establishment_code: str) -> dict[str
         recorded_by_name=movement.recorded_by_name,
         note=movement.note,
         late_entry_reason=movement.late_entry_reason,
-        reverses_number=movement.reverses.number if movement.reverses_id else None,
-        paired_with_number=movement.paired_with.number if movement.paired_with_id else None,
+        reverses_number=movement.reverses.number if movement.reverses is not None else None,
+        paired_with_number=movement.paired_with.number if movement.paired_with is not None else None,
         prev_hash=movement.prev_hash,
     )
 
