@@ -139,6 +139,9 @@ LOGIN_LOCKOUT = {
     "MINUTES": env_int("LOGIN_LOCKOUT_MINUTES", 15),
 }
 LOGIN_THROTTLE_RATE = env_str("LOGIN_THROTTLE_RATE", "30/minute")
+# Reverse proxies of ours in front of the service (0: clients connect directly). The client IP
+# of the audit trail and of the login lockout is read from X-Forwarded-For only through them.
+TRUSTED_PROXY_COUNT = env_int("DJANGO_TRUSTED_PROXY_COUNT", 0)
 
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"

@@ -121,3 +121,13 @@ def test_a_failed_web_login_is_audited_and_locks_out_too(client, pharmacist, set
     assert response.status_code == 200
     assert events.latest("id").action == "auth.login.locked"
     assert "_auth_user_id" not in client.session  # the right password did not open a session
+
+
+def test_the_client_ip_comes_through_trusted_proxies_only(login, pharmacist, settings):
+    """X-Forwarded-For is ignored without proxies; with one, its last hop is the client."""
+    login("pharmacist", "bad", HTTP_X_FORWARDED_FOR="203.0.113.7")
+    settings.TRUSTED_PROXY_COUNT = 1
+    login("pharmacist", "bad", HTTP_X_FORWARDED_FOR="198.51.100.1, 203.0.113.7")
+    login("pharmacist", "bad", HTTP_X_FORWARDED_FOR="not-an-ip")
+    ips = list(AuditEvent.objects.filter(action="auth.login.failed").order_by("id").values_list("ip_address", flat=True))
+    assert ips == ["127.0.0.1", "203.0.113.7", "127.0.0.1"]
