@@ -93,3 +93,16 @@ def test_a_refused_read_is_not_audited_as_a_read(api, outsider, lot_50):
     line = Movement.objects.filter(lot=lot_50).first()
     assert api(outsider).get(f"/api/v1/movements/{line.pk}/").status_code == 404
     assert not AuditEvent.objects.filter(action="register.movement.viewed").exists()
+
+
+def test_the_admin_shows_events_read_only(client, demo):
+    """A superuser lists the events in the admin; the change form has no save and delete is refused."""
+    from django.contrib.auth import get_user_model
+
+    admin = get_user_model().objects.create_superuser("root-test", "root@example.invalid", "root-pass-2026")
+    client.force_login(admin)
+    assert client.get("/admin/audit/auditevent/").status_code == 200
+    event = AuditEvent.objects.filter(establishment=demo["DEMO"]).first()
+    assert client.get(f"/admin/audit/auditevent/{event.pk}/change/").status_code == 200
+    assert client.post(f"/admin/audit/auditevent/{event.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert AuditEvent.objects.filter(pk=event.pk).exists()
