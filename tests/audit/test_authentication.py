@@ -131,3 +131,32 @@ def test_the_client_ip_comes_through_trusted_proxies_only(login, pharmacist, set
     login("pharmacist", "bad", HTTP_X_FORWARDED_FOR="not-an-ip")
     ips = list(AuditEvent.objects.filter(action="auth.login.failed").order_by("id").values_list("ip_address", flat=True))
     assert ips == ["127.0.0.1", "203.0.113.7", "127.0.0.1"]
+
+
+def test_parallel_guesses_cannot_outrun_the_lockout(committed_db, demo, settings):
+    """Ten wrong passwords at once with a limit of 3: three failures, then seven locked attempts."""
+    import threading
+
+    from django.db import connection
+    from django.test import Client
+
+    settings.LOGIN_LOCKOUT = {"FAILURES": 3, "MINUTES": 10}
+    barrier = threading.Barrier(10)
+    statuses: list[int] = []
+
+    def guess(i: int) -> None:
+        try:
+            barrier.wait()
+            response = Client().post(TOKEN, {"username": "pharmacist", "password": f"guess-{i}"},
+                                     content_type="application/json")
+            statuses.append(response.status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [400] * 3 + [429] * 7
+    assert _actions("pharmacist") == ["auth.login.failed"] * 3 + ["auth.login.locked"] * 7
