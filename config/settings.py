@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "audit",
     "register",
     "prescriptions",
+    "operations",
 ]
 
 MIDDLEWARE = [

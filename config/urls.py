@@ -19,6 +19,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("schema/", _OpenSchemaView.as_view(), name="schema"),
     path("docs/", _OpenDocsView.as_view(url_name="schema"), name="docs"),
     path("", include("register.urls")),
+    path("", include("operations.urls")),
     path("", include("audit.urls")),
 ]
 
