@@ -10,6 +10,7 @@ OTHER) must get 404 there, never 403, so that existence does not leak.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,7 @@ from tests.conftest import PASSWORD, client_for
 
 PERSONAS = ("pharmacist", "technician", "prescriber", "inspector", "nurse", "anonymous", "outsider")
 OBJECT_MARK = "<"
+MATRIX_SUPPLIER = "Fournisseur de la matrice"
 
 
 @dataclass
@@ -35,13 +37,14 @@ class Ctx:
     lot: Any
     line: Movement
     product: Any
+    objects: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
 class Case:
     expect: dict[str, int]
     body: Callable[[Ctx], dict[str, Any]] | None = None
-    pk: Callable[[Ctx], int] | None = None
+    pk: Callable[[Ctx], int | str] | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -63,6 +66,7 @@ def _credentials(ctx: Ctx) -> dict[str, Any]:
 
 
 READ_REGISTER = expect(403, pharmacist=200, technician=200, inspector=200, outsider=200, anonymous=401)
+READ_REGISTER_OBJECT = expect(403, pharmacist=200, technician=200, inspector=200, outsider=404, anonymous=401)
 NOT_OFFERED = expect(405, anonymous=401)  # a register line is never modified nor deleted
 
 MATRIX: dict[str, dict[str, Case]] = {
@@ -104,6 +108,81 @@ MATRIX: dict[str, dict[str, Case]] = {
     },
     "api/v1/audit/events/": {
         "GET": Case(expect(403, pharmacist=200, inspector=200, outsider=200, anonymous=401)),
+    },
+    # --- operations (inventories, destructions, theft/loss, transfers, wards) ---
+    # Writes with an empty body show the permission layer let the caller through (400); the
+    # outsider meets a DEMO object first and gets 404.
+    "api/v1/inventories/": {
+        "GET": Case(READ_REGISTER),
+        "POST": Case(expect(403, pharmacist=201, technician=201, outsider=404, anonymous=401),
+                     body=lambda ctx: {"location": "REA"}),
+    },
+    "api/v1/inventories/<int:pk>/": {"GET": Case(READ_REGISTER_OBJECT, pk=lambda ctx: ctx.objects["inventory"])},
+    "api/v1/inventories/<int:pk>/lines/": {
+        "GET": Case(READ_REGISTER_OBJECT, pk=lambda ctx: ctx.objects["inventory"]),
+        "POST": Case(expect(403, pharmacist=400, technician=400, outsider=404, anonymous=401),
+                     pk=lambda ctx: ctx.objects["inventory"], body=lambda ctx: {}),
+    },
+    "api/v1/inventories/<int:pk>/submit/": {
+        "POST": Case(expect(403, pharmacist=200, technician=200, outsider=404, anonymous=401),
+                     pk=lambda ctx: ctx.objects["inventory"]),
+    },
+    "api/v1/inventories/<int:pk>/reopen/": {
+        "POST": Case(expect(403, pharmacist=409, technician=409, outsider=404, anonymous=401),
+                     pk=lambda ctx: ctx.objects["inventory"]),
+    },
+    "api/v1/inventories/<int:pk>/validate/": {
+        "POST": Case(expect(403, pharmacist=409, outsider=404, anonymous=401), pk=lambda ctx: ctx.objects["inventory"]),
+    },
+    "api/v1/lots/<int:pk>/quarantine/": {
+        "POST": Case(expect(403, pharmacist=200, outsider=404, anonymous=401), pk=lambda ctx: ctx.lot.pk,
+                     body=lambda ctx: {"reason": "ampoules fêlées"}),
+    },
+    "api/v1/destructions/": {
+        "GET": Case(READ_REGISTER),
+        "POST": Case(expect(403, pharmacist=400, outsider=400, anonymous=401), body=lambda ctx: {}),
+    },
+    "api/v1/destructions/<int:pk>/": {"GET": Case(READ_REGISTER_OBJECT, pk=lambda ctx: ctx.objects["destruction"])},
+    "api/v1/destructions/<int:pk>/pv.pdf": {
+        "GET": Case(READ_REGISTER_OBJECT, pk=lambda ctx: ctx.objects["destruction"]),
+    },
+    "api/v1/theft-loss-reports/": {
+        "GET": Case(READ_REGISTER),
+        "POST": Case(expect(403, pharmacist=400, outsider=400, anonymous=401), body=lambda ctx: {}),
+    },
+    "api/v1/theft-loss-reports/<int:pk>/": {"GET": Case(READ_REGISTER_OBJECT, pk=lambda ctx: ctx.objects["report"])},
+    "api/v1/theft-loss-reports/<int:pk>/steps/": {
+        "POST": Case(expect(403, pharmacist=400, outsider=404, anonymous=401), pk=lambda ctx: ctx.objects["report"],
+                     body=lambda ctx: {}),
+    },
+    "api/v1/transfers/": {
+        "POST": Case(expect(403, pharmacist=201, technician=201, outsider=404, anonymous=401),
+                     body=lambda ctx: {"lot": ctx.lot.pk, "quantity": 1, "to": "REA"}),
+    },
+    "api/v1/transfers/<int:pk>/reverse/": {
+        "POST": Case(expect(403, pharmacist=201, outsider=404, anonymous=401), pk=lambda ctx: ctx.objects["transfer"],
+                     body=lambda ctx: {"reason": "erreur de service"}),
+    },
+    "api/v1/administrations/": {
+        "POST": Case(expect(403, pharmacist=201, nurse=201, outsider=404, anonymous=401),
+                     body=lambda ctx: {"lot": ctx.lot.pk, "ward": "REA", "quantity": 1, "patient_name": "DUPONT Jean"}),
+    },
+    "api/v1/ward-returns/": {
+        "GET": Case(expect(403, pharmacist=200, technician=200, inspector=200, nurse=200, outsider=200, anonymous=401)),
+        "POST": Case(expect(403, pharmacist=400, technician=400, nurse=400, outsider=400, anonymous=401),
+                     body=lambda ctx: {}),
+    },
+    "api/v1/ward-assignments/": {
+        "POST": Case(expect(403, pharmacist=201, outsider=404, anonymous=401),
+                     body=lambda ctx: {"nurse": "nurse", "ward": "URG"}),
+    },
+    "api/v1/wards/<str:code>/stock/": {
+        "GET": Case(expect(403, pharmacist=200, technician=200, inspector=200, nurse=200, outsider=404, anonymous=401),
+                    pk=lambda ctx: "REA"),
+    },
+    "api/v1/wards/<str:code>/movements/": {
+        "GET": Case(expect(403, pharmacist=200, technician=200, inspector=200, nurse=200, outsider=404, anonymous=401),
+                    pk=lambda ctx: "REA"),
     },
 }
 
@@ -163,8 +242,47 @@ def matrix_demo(django_db_setup: Any, django_db_blocker: Any) -> Iterator[None]:
     with django_db_blocker.unblock(), override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
         with transaction.atomic():
             demo_load(password=PASSWORD)
+            _workflow_objects()
             yield
             transaction.set_rollback(True)
+
+
+def _workflow_objects() -> None:
+    """One DEMO object of each workflow, for the object endpoints (and the nurse's ward REA)."""
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from operations import services as ops
+    from register.models import Location, StockBalance
+
+    users = {user.username: user for user in get_user_model().objects.all()}
+    pharmacist = users["pharmacist"]
+    lot = _matrix_lot()
+    wards = {location.code: location for location in Location.objects.filter(establishment=lot.establishment)}
+    from register import services
+
+    # A plain receipt, the line the reversal and detail cases use (free of any workflow).
+    services.movement_record(actor=pharmacist, lot=lot, direction="entry", reason="receipt", quantity=3,
+                             counterparty=MATRIX_SUPPLIER)
+    ops.transfer_create(actor=pharmacist, lot=lot, source=wards["VAULT"], destination=wards["REA"], quantity=5)
+    ops.nurse_ward_assign(actor=pharmacist, nurse=users["nurse"], ward=wards["REA"])
+    ops.inventory_open(actor=pharmacist, location=wards["BRULES"])
+    ops.theft_loss_report_create(actor=pharmacist, lot=lot, kind="loss", quantity=1, circumstances="Ampoule brisée")
+    other = (
+        StockBalance.objects.filter(location=wards["VAULT"], on_hand__gt=0).exclude(lot=lot).select_related("lot").first()
+    )
+    assert other is not None
+    ops.lot_quarantine(actor=pharmacist, lot=other.lot, reason="Périmé")
+    ops.destruction_perform(
+        actor=pharmacist, establishment=lot.establishment, items=[(other.lot, 1)],
+        inspector_notified_on=timezone.localdate() - dt.timedelta(days=40), inspector_name="ARS",
+        witness_username="pharmacist2", witness_password=PASSWORD,
+    )
+
+
+def _matrix_lot() -> Lot:
+    product = Product.objects.get(name="Kétamine 50 mg/5 mL, solution injectable")
+    return Lot.objects.get(establishment=Establishment.objects.get(code="DEMO"), product=product)
 
 
 @pytest.mark.parametrize(("route", "method", "persona"), CASES)
@@ -173,14 +291,21 @@ def test_permission_matrix(matrix_demo, db, route, method, persona):
     from django.contrib.auth import get_user_model
 
     case = MATRIX[route][method]
-    product = Product.objects.get(name="Kétamine 50 mg/5 mL, solution injectable")
-    lot = Lot.objects.get(establishment=Establishment.objects.get(code="DEMO"), product=product)
-    line = Movement.objects.filter(lot=lot, direction="entry").order_by("number").first()
-    ctx = Ctx(persona=persona, lot=lot, line=line, product=product)
+    from operations.models import DestructionRecord, InventoryCount, TheftLossReport
+
+    lot = _matrix_lot()
+    line = Movement.objects.get(lot=lot, counterparty=MATRIX_SUPPLIER)
+    objects = {
+        "inventory": InventoryCount.objects.get(establishment=lot.establishment).pk,
+        "destruction": DestructionRecord.objects.get(establishment=lot.establishment).pk,
+        "report": TheftLossReport.objects.get(establishment=lot.establishment).pk,
+        "transfer": Movement.objects.get(lot=lot, reason="transfer_out").pk,
+    }
+    ctx = Ctx(persona=persona, lot=lot, line=line, product=lot.product, objects=objects)
     url = "/" + route
     if OBJECT_MARK in route:
         assert case.pk is not None, f"{route} needs a pk"
-        url = url.replace("<int:pk>", str(case.pk(ctx)))
+        url = re.sub(r"<[^>]+>", str(case.pk(ctx)), url)
     user = None if persona == "anonymous" else get_user_model().objects.get(username=persona)
     client = client_for(user)
     body = case.body(ctx) if case.body else None
