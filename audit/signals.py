@@ -21,6 +21,10 @@ from register.models import Establishment
 
 
 def login_channel(request: Any) -> str:
+    if request is None:
+        # authenticate() called without a request: a witness's password typed into a workflow
+        # (destruction). It still counts towards that account's lockout (IP unknown).
+        return "internal"
     path = getattr(request, "path", "") or ""
     if path.startswith("/api/"):
         return "token"

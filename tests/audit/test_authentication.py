@@ -160,3 +160,15 @@ def test_parallel_guesses_cannot_outrun_the_lockout(committed_db, demo, settings
         thread.join()
     assert sorted(statuses) == [400] * 3 + [429] * 7
     assert _actions("pharmacist") == ["auth.login.failed"] * 3 + ["auth.login.locked"] * 7
+
+
+def test_a_password_checked_without_a_request_counts_too(pharmacist2, settings):
+    """authenticate() without a request (a destruction witness) is audited and locked out alike."""
+    from django.contrib.auth import authenticate
+
+    settings.LOGIN_LOCKOUT = {"FAILURES": 2, "MINUTES": 10}
+    assert authenticate(username="pharmacist2", password="bad-1") is None
+    assert authenticate(username="pharmacist2", password="bad-2") is None
+    assert authenticate(username="pharmacist2", password=PASSWORD) is None
+    assert _actions("pharmacist2") == ["auth.login.failed", "auth.login.failed", "auth.login.locked"]
+    assert AuditEvent.objects.filter(actor_username="pharmacist2", action="auth.login.failed").first().data == {"via": "internal"}
