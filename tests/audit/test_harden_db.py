@@ -100,7 +100,11 @@ def test_the_app_role_keeps_what_the_service_needs(app_role, demo):
         assert privileges["audit_auditevent"] == [True, True, False, False, False]
         assert privileges["register_historicallot"] == [True, True, False, False, False]
         assert privileges["django_migrations"] == [True, False, False, False, False]
-        for mutable in ("register_registerhead", "register_stockbalance", "authtoken_token", "django_session", "auth_user"):
+        # Workflow records guarded by the register's trigger are append-only; an inventory count,
+        # a state machine whose only ledger trigger refuses TRUNCATE, stays updatable.
+        assert privileges["operations_wardreturn"] == [True, True, False, False, False]
+        for mutable in ("register_registerhead", "register_stockbalance", "authtoken_token", "django_session", "auth_user",
+                        "operations_inventorycount", "audit_idempotencykey"):
             assert privileges[mutable] == [True, True, True, True, False], mutable
         for table in APPEND_ONLY_TABLES:
             if table in privileges:
@@ -114,7 +118,7 @@ def test_the_app_role_keeps_what_the_service_needs(app_role, demo):
 
 
 def test_the_service_runs_under_the_app_role(app_role, demo, lot_50):
-    """A register line is appended by the service connected as the app role (head, stock, audit)."""
+    """The service works connected as the app role: a register line (head, stock, audit), an inventory."""
     settings = connection.settings_dict
     url = f"postgresql://{app_role}:app-pass-2026@{settings['HOST']}:{settings['PORT']}/{settings['NAME']}"
     script = (
@@ -122,7 +126,12 @@ def test_the_service_runs_under_the_app_role(app_role, demo, lot_50):
         "from register import services; from register.models import Lot; "
         "print(connection.cursor().execute('SELECT current_user').fetchone()[0]); "
         f"line = services.movement_record(actor=User.objects.get(username='pharmacist'), lot=Lot.objects.get(pk={lot_50.pk}), "
-        "direction='exit', reason='loss', quantity=1, counterparty='casse'); print(line.number, line.balance_after)"
+        "direction='exit', reason='loss', quantity=1, counterparty='casse'); "
+        # A state machine row (inventory count) is updated under the role too.
+        "from operations import services as ops; from register.models import Location; "
+        "count = ops.inventory_open(actor=line.recorded_by, location=Location.objects.get(establishment=line.establishment, code='REA')); "
+        "ops.inventory_submit(actor=line.recorded_by, count=count); "
+        "print(line.number, line.balance_after)"
     )
     env = {**os.environ, "DATABASE_URL": url}
     result = subprocess.run([sys.executable, "manage.py", "shell", "-v", "0", "-c", script], cwd=ROOT, env=env,

@@ -83,7 +83,10 @@ class Command(BaseCommand):
             cursor.execute(
                 "SELECT DISTINCT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
                 "JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_proc p ON p.oid = t.tgfoid "
-                "WHERE n.nspname = %s AND p.proname = 'ledger_refuse_change'",
+                "WHERE n.nspname = %s AND p.proname = 'ledger_refuse_change' "
+                # A row trigger refusing both UPDATE and DELETE (tgtype bits 1, 8, 16); a table that
+                # only refuses TRUNCATE (a state machine such as an inventory count) stays mutable.
+                "AND t.tgtype::int & 25 = 25",
                 [SCHEMA],
             )
             protected = {row[0] for row in cursor.fetchall()}
