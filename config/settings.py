@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "register",
     "prescriptions",
     "operations",
+    "web",
 ]
 
 MIDDLEWARE = [
@@ -124,6 +125,8 @@ LANGUAGE_CODE = "fr"
 LANGUAGES = [("fr", _("Français")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "Europe/Paris"
+# Day/month/year dates in every language of the interface (web/formats/en).
+FORMAT_MODULE_PATH = ["web.formats"]
 USE_I18N = True
 USE_TZ = True
 

@@ -20,10 +20,12 @@ api_v1: list[URLPattern | URLResolver] = [
     path("docs/", _OpenDocsView.as_view(url_name="schema"), name="docs"),
     path("", include("register.urls")),
     path("", include("operations.urls")),
+    path("", include("prescriptions.urls")),
     path("", include("audit.urls")),
 ]
 
 urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("admin/", admin.site.urls),
+    path("", include("web.urls")),
 ]

@@ -68,6 +68,9 @@ def demo_load(*, password: str) -> dict[str, Any]:
             user.groups.add(group)
             establishments[establishment_code].members.add(user)
             users[username] = user
+        from prescriptions.demo import demo_prescribers  # the prescriber's RPPS and address
+
+        demo_prescribers(users)
         pharmacist = users["pharmacist"]
         today = timezone.localdate()
         for establishment in (demo, establishments["OTHER"]):
