@@ -178,10 +178,14 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
-    # Two choice sets share the field name "kind": name them, or `check --deploy` warns (W001).
+    # Choice sets sharing a field name ("kind", "status") across apps: name them, or
+    # `check --deploy` warns (drf_spectacular.W001).
     "ENUM_NAME_OVERRIDES": {
         "TheftLossKindEnum": ["theft", "loss"],
         "WardReturnKindEnum": "operations.models.WardReturn.Kind",
+        "PrescriptionLineKindEnum": "prescriptions.models.PrescriptionLine.Kind",
+        "InventoryStatusEnum": "operations.models.InventoryCount.Status",
+        "PrescriptionStatusEnum": "prescriptions.models.SecurePrescription.Status",
     },
 }
 
