@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit.services import audit_record
+from config.idempotency import idempotent
 from config.permissions import PHARMACY, Role
 from prescriptions import selectors, services
 from prescriptions.models import Dispensation
@@ -139,6 +140,7 @@ class DispensationListCreateView(generics.ListAPIView):
         return selectors.dispensations_of(prescription)
 
     @extend_schema(request=DispensationCreateSerializer, responses={201: DispensationSerializer})
+    @idempotent
     def post(self, request: Request, pk: int) -> Response:
         data = DispensationCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -120,3 +120,30 @@ def test_concurrent_requests_with_one_key_write_once(committed_db, demo, pharmac
     assert Movement.objects.filter(establishment=demo["DEMO"]).count() == before + 1
     assert {status for status, _ in answers} == {201}
     assert len({body["id"] for _, body in answers}) == 1
+
+
+def test_a_dispensation_retried_with_its_key_is_dispensed_once(api, pharmacist, prescriber, lot_50, demo):
+    """POST /prescriptions/{id}/dispensations/ replays with the same key: one ledger line, one dispensation."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from prescriptions import services as presc
+    from prescriptions.models import Dispensation
+
+    patient = presc.patient_create(actor=prescriber, establishment=demo["DEMO"], last_name="Petit", first_name="Anne",
+                                   sex="F", birth_date=dt.date(1975, 6, 1), address="5 rue Basse, 75002 Paris")
+    issued = presc.prescription_issue(
+        actor=prescriber, patient=patient, secure_form_lot="SF-IDEM-1", declared_lines=1,
+        issued_on=timezone.localdate(), duration_days=7,
+        lines=[presc.LineInput(product=lot_50.product, kind="bolus", dose_mg=Decimal(50), doses_per_day=1)],
+    )
+    url = f"/api/v1/prescriptions/{issued.prescription.pk}/dispensations/"
+    client = api(pharmacist)
+    lines = Movement.objects.count()
+    first = _post(client, url, {"lot": lot_50.pk, "quantity": 1}, "disp-1")
+    again = _post(client, url, {"lot": lot_50.pk, "quantity": 1}, "disp-1")
+    assert first.status_code == again.status_code == 201 and again.content == first.content
+    assert Dispensation.objects.filter(prescription=issued.prescription).count() == 1
+    assert Movement.objects.count() == lines + 1

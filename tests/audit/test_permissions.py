@@ -13,6 +13,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -67,6 +68,8 @@ def _credentials(ctx: Ctx) -> dict[str, Any]:
 
 READ_REGISTER = expect(403, pharmacist=200, technician=200, inspector=200, outsider=200, anonymous=401)
 READ_REGISTER_OBJECT = expect(403, pharmacist=200, technician=200, inspector=200, outsider=404, anonymous=401)
+PRESCRIPTION_READERS = expect(403, pharmacist=200, technician=200, prescriber=200, outsider=200, anonymous=401)
+PRESCRIPTION_OBJECT_READERS = expect(403, pharmacist=200, technician=200, prescriber=200, outsider=404, anonymous=401)
 NOT_OFFERED = expect(405, anonymous=401)  # a register line is never modified nor deleted
 
 MATRIX: dict[str, dict[str, Case]] = {
@@ -180,6 +183,42 @@ MATRIX: dict[str, dict[str, Case]] = {
         "GET": Case(expect(403, pharmacist=200, technician=200, inspector=200, nurse=200, outsider=404, anonymous=401),
                     pk=lambda ctx: "REA"),
     },
+    # --- prescriptions (patients, secure prescriptions, dispensations) ---
+    "api/v1/patients/": {
+        "GET": Case(PRESCRIPTION_READERS),
+        "POST": Case(expect(403, pharmacist=201, technician=201, prescriber=201, outsider=201, anonymous=401),
+                     body=lambda ctx: {"last_name": "Martin", "first_name": "Paul", "sex": "M",
+                                       "birth_date": "1960-01-02", "address": "3 rue Haute, 75001 Paris",
+                                       "hepatic_impairment": False}),
+    },
+    "api/v1/patients/<int:pk>/": {"GET": Case(PRESCRIPTION_OBJECT_READERS, pk=lambda ctx: ctx.objects["patient"])},
+    "api/v1/patients/<int:pk>/exposure/": {
+        "GET": Case(expect(403, pharmacist=200, prescriber=200, outsider=404, anonymous=401),
+                    pk=lambda ctx: ctx.objects["patient"]),
+    },
+    "api/v1/prescriptions/": {
+        "GET": Case(PRESCRIPTION_READERS),
+        "POST": Case(expect(403, prescriber=201, anonymous=401), body=lambda ctx: {
+            "patient": ctx.objects["patient"], "secure_form_lot": "SF-MATRIX-2", "declared_lines": 1,
+            "issued_on": dt.date.today().isoformat(), "duration_days": 7, "overlap_authorized": True,
+            "lines": [{"product": ctx.product.pk, "kind": "bolus", "dose_mg": 50, "doses_per_day": 1}],
+        }),
+    },
+    "api/v1/prescriptions/<int:pk>/": {
+        "GET": Case(PRESCRIPTION_OBJECT_READERS, pk=lambda ctx: ctx.objects["prescription"]),
+    },
+    "api/v1/prescriptions/<int:pk>/cancel/": {
+        "POST": Case(expect(403, prescriber=200, anonymous=401), pk=lambda ctx: ctx.objects["prescription"],
+                     body=lambda ctx: {"reason": "erreur de posologie"}),
+    },
+    "api/v1/prescriptions/<int:pk>/pdf": {
+        "GET": Case(PRESCRIPTION_OBJECT_READERS, pk=lambda ctx: ctx.objects["prescription"]),
+    },
+    "api/v1/prescriptions/<int:pk>/dispensations/": {
+        "GET": Case(PRESCRIPTION_OBJECT_READERS, pk=lambda ctx: ctx.objects["prescription"]),
+        "POST": Case(expect(403, pharmacist=201, technician=201, outsider=404, anonymous=401),
+                     pk=lambda ctx: ctx.objects["prescription"], body=lambda ctx: {"lot": ctx.lot.pk, "quantity": 1}),
+    },
     "api/v1/wards/<str:code>/movements/": {
         "GET": Case(expect(403, pharmacist=200, technician=200, inspector=200, nurse=200, outsider=404, anonymous=401),
                     pk=lambda ctx: "REA"),
@@ -224,7 +263,9 @@ def test_every_api_endpoint_is_in_the_matrix():
     for route, cases in MATRIX.items():
         for method, case in cases.items():
             assert set(case.expect) == set(PERSONAS), (route, method)
-            if OBJECT_MARK in route and case.expect["outsider"] == 403:
+            # The outsider is a pharmacist: where that role passes, a DEMO object must be "not found".
+            role_passes = case.expect["pharmacist"] not in (401, 403, 405)
+            if OBJECT_MARK in route and role_passes and case.expect["outsider"] == 403:
                 pytest.fail(f"{method} {route}: another establishment's object must answer 404, not 403")
 
 
@@ -272,6 +313,17 @@ def _workflow_objects() -> None:
         StockBalance.objects.filter(location=wards["VAULT"], on_hand__gt=0).exclude(lot=lot).select_related("lot").first()
     )
     assert other is not None
+    from prescriptions import services as presc
+
+    patient = presc.patient_create(
+        actor=users["prescriber"], establishment=lot.establishment, last_name="Durand", first_name="Lucie", sex="F",
+        birth_date=dt.date(1980, 3, 4), address="1 place du Marché, 75004 Paris",
+    )
+    presc.prescription_issue(
+        actor=users["prescriber"], patient=patient, secure_form_lot="SF-MATRIX-1", declared_lines=1,
+        issued_on=timezone.localdate(), duration_days=7,
+        lines=[presc.LineInput(product=lot.product, kind="bolus", dose_mg=Decimal(50), doses_per_day=1)],
+    )
     ops.lot_quarantine(actor=pharmacist, lot=other.lot, reason="Périmé")
     ops.destruction_perform(
         actor=pharmacist, establishment=lot.establishment, items=[(other.lot, 1)],
@@ -292,6 +344,7 @@ def test_permission_matrix(matrix_demo, db, route, method, persona):
 
     case = MATRIX[route][method]
     from operations.models import DestructionRecord, InventoryCount, TheftLossReport
+    from prescriptions.models import Patient, SecurePrescription
 
     lot = _matrix_lot()
     line = Movement.objects.get(lot=lot, counterparty=MATRIX_SUPPLIER)
@@ -300,6 +353,8 @@ def test_permission_matrix(matrix_demo, db, route, method, persona):
         "destruction": DestructionRecord.objects.get(establishment=lot.establishment).pk,
         "report": TheftLossReport.objects.get(establishment=lot.establishment).pk,
         "transfer": Movement.objects.get(lot=lot, reason="transfer_out").pk,
+        "patient": Patient.objects.get(last_name="Durand").pk,
+        "prescription": SecurePrescription.objects.get(secure_form_lot="SF-MATRIX-1").pk,
     }
     ctx = Ctx(persona=persona, lot=lot, line=line, product=lot.product, objects=objects)
     url = "/" + route
