@@ -19,16 +19,20 @@ from audit.services import audit_record
 
 def list_read_record(*, actor: Any, action: str, objects: Iterable[models.Model], query: dict[str, Any]) -> None:
     """One event per establishment whose objects were shown (none when nothing was shown)."""
-    shown: dict[Any, list[models.Model]] = defaultdict(list)
+    from register.models import Establishment
+
+    shown: dict[int, list[models.Model]] = defaultdict(list)
     for obj in objects:
-        shown[obj.establishment].append(obj)  # type: ignore[attr-defined]
-    for establishment, items in shown.items():
+        shown[obj.establishment_id].append(obj)  # type: ignore[attr-defined]
+    establishments = Establishment.objects.in_bulk(list(shown))
+    for establishment_id, items in shown.items():
         audit_record(
             action=action,
             actor=actor,
-            establishment=establishment,
-            object_type=items[0]._meta.label,
-            data={"ids": [item.pk for item in items], "query": query},
+            establishment=establishments[establishment_id],
+            # No object_type on the event itself: it names no single object (pages link object
+            # events to the object); the type and the ids shown are in the data.
+            data={"object_type": items[0]._meta.label, "ids": [item.pk for item in items], "query": query},
         )
 
 

@@ -106,3 +106,15 @@ def test_the_admin_shows_events_read_only(client, demo):
     assert client.get(f"/admin/audit/auditevent/{event.pk}/change/").status_code == 200
     assert client.post(f"/admin/audit/auditevent/{event.pk}/delete/", {"post": "yes"}).status_code == 403
     assert AuditEvent.objects.filter(pk=event.pk).exists()
+
+
+def test_reading_the_register_web_pages_is_audited(client, inspector, demo):
+    """The register page and a line's page leave one 'viewed' event each, like the API."""
+    client.force_login(inspector)
+    assert client.get("/register/").status_code == 200
+    listed = AuditEvent.objects.get(action="register.movements.viewed")
+    assert listed.establishment == demo["DEMO"] and listed.data["query"] == {"via": "web"} and listed.data["ids"]
+    line_id = listed.data["ids"][0]
+    assert client.get(f"/register/{line_id}/").status_code == 200
+    viewed = AuditEvent.objects.get(action="register.movement.viewed")
+    assert viewed.object_id == str(line_id) and viewed.actor == inspector
