@@ -118,3 +118,29 @@ def test_reading_the_register_web_pages_is_audited(client, inspector, demo):
     assert client.get(f"/register/{line_id}/").status_code == 200
     viewed = AuditEvent.objects.get(action="register.movement.viewed")
     assert viewed.object_id == str(line_id) and viewed.actor == inspector
+
+
+def test_reading_patient_data_is_audited(api, prescriber, demo, lot_50):
+    """Patient list, patient, exposure, prescription reads each leave their 'viewed' event."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from prescriptions import services as presc
+
+    patient = presc.patient_create(actor=prescriber, establishment=demo["DEMO"], last_name="Roux", first_name="Léa",
+                                   sex="F", birth_date=dt.date(1990, 1, 1), address="2 rue Neuve, 75003 Paris")
+    issued = presc.prescription_issue(
+        actor=prescriber, patient=patient, secure_form_lot="SF-READ-1", declared_lines=1,
+        issued_on=dt.date.today(), duration_days=7,
+        lines=[presc.LineInput(product=lot_50.product, kind="bolus", dose_mg=Decimal(50), doses_per_day=1)],
+    )
+    client = api(prescriber)
+    for url in ("/api/v1/patients/", f"/api/v1/patients/{patient.pk}/", f"/api/v1/patients/{patient.pk}/exposure/",
+                "/api/v1/prescriptions/", f"/api/v1/prescriptions/{issued.prescription.pk}/"):
+        assert client.get(url).status_code == 200, url
+    events = AuditEvent.objects.filter(action__endswith="viewed", actor=prescriber).order_by("id")
+    assert [e.action for e in events] == [
+        "prescriptions.patients.viewed", "prescriptions.patient.viewed", "prescriptions.patient.exposure_viewed",
+        "prescriptions.prescriptions.viewed", "prescriptions.prescription.viewed",
+    ]
+    assert {e.establishment for e in events} == {demo["DEMO"]}
