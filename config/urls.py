@@ -21,6 +21,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("register.urls")),
     path("", include("operations.urls")),
     path("", include("prescriptions.urls")),
+    path("", include("register.export.urls")),
     path("", include("audit.urls")),
 ]
 

@@ -245,3 +245,42 @@ class StockBalance(models.Model):
             models.UniqueConstraint(fields=["location", "lot"], name="balance_unique_location_lot"),
             models.CheckConstraint(condition=Q(on_hand__gte=0), name="balance_not_negative"),
         ]
+
+
+class MonthlyClosing(models.Model):
+    """A product's monthly balance (R.5132-36), frozen: opening + entries - exits = closing.
+
+    Append-only (trigger ``register_monthlyclosing_append_only``) and unique per establishment,
+    product and month. ``head_number``/``head_hash`` are the register head when it was closed, so
+    a later check can tell which lines the figures were computed from.
+    """
+
+    establishment = models.ForeignKey(Establishment, on_delete=models.PROTECT, related_name="closings")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="closings")
+    month = models.DateField()  # the first day of the month closed
+    opening = models.IntegerField()
+    entries = models.PositiveIntegerField()
+    exits = models.PositiveIntegerField()
+    closing = models.IntegerField()
+    head_number = models.PositiveBigIntegerField()
+    head_hash = models.CharField(max_length=64)
+    closed_at = models.DateTimeField()
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    closed_by_name = models.CharField(max_length=150)
+
+    class Meta:
+        ordering = ["establishment_id", "month", "product__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["establishment", "product", "month"], name="closing_unique_month"),
+            models.CheckConstraint(
+                condition=Q(closing=models.F("opening") + models.F("entries") - models.F("exits")),
+                name="closing_balances",
+            ),
+            models.CheckConstraint(condition=Q(opening__gte=0) & Q(closing__gte=0), name="closing_not_negative"),
+            models.CheckConstraint(condition=Q(month__day=1), name="closing_month_first_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.establishment_id} {self.month:%Y-%m} {self.product_id}: {self.closing}"

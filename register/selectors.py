@@ -51,9 +51,16 @@ def movements_of(
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
     product: Product | int | None = None,
+    upto_number: int | None = None,
 ) -> QuerySet[Movement]:
-    """An establishment's register lines in order-number order, for lists and exports."""
+    """An establishment's register lines in order-number order, for lists and exports.
+
+    ``upto_number`` stops at a register head read earlier: an export then describes one state
+    of the register even while lines are being appended.
+    """
     queryset = Movement.objects.filter(establishment=establishment)
+    if upto_number is not None:
+        queryset = queryset.filter(number__lte=upto_number)
     if date_from is not None:
         queryset = queryset.filter(occurred_at__date__gte=date_from)
     if date_to is not None:

@@ -1,0 +1,761 @@
+"""The register as a PDF (*registre des stupéfiants*, CSP R.5132-36), streamed onto reportlab's canvas.
+
+Why not platypus tables: they lay the whole table out before drawing and slow down as it grows.
+Here each line is drawn as soon as it is read (rows come from a server-side cursor), so memory
+stays flat and the cost per line is constant:
+
+- "page n / N": N is unknown until the end, so every page draws ``n /`` and then a form XObject
+  that is only defined at the end (the classic streaming trick: no page is kept to be redrawn);
+- every page repeats the establishment's name and address (R.5132-36), the period, the column
+  header, and shows the chain hash of the last line drawn on it;
+- a cell wraps its text (widths from the font's metrics), the row takes the height of its
+  tallest cell, and a row taller than what is left of the page continues on the next one.
+
+The hot path writes the PDF text operators itself through ``canvas.addLiteral`` and caches the
+encoded form of each distinct string (product names, dates, names repeat a lot), which is what
+lets a full register line cost about as much as a bare ``drawString``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from django.utils import timezone
+from reportlab.lib.pagesizes import A4, landscape
+from reportlab.lib.rl_accel import escapePDF
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.pdfdoc import PDFDictionary, PDFName, PDFStream
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen.canvas import Canvas
+
+from register.export.lines import (
+    REASON_LABELS,
+    ExportScope,
+    SummaryRow,
+    clean_text,
+    local,
+    monthly_summary,
+)
+from register.selectors import VerificationResult, register_verify
+
+PAGE_WIDTH, PAGE_HEIGHT = landscape(A4)
+MARGIN = 20.0
+FONT = "RegisterSans"
+FONT_BOLD = "RegisterSans-Bold"
+SIZE = 7.0
+LEADING = 8.4
+PAD = 2.2
+SHADE = "0.91"  # grey level of every other row
+HEADER_SHADE = "0.80"
+RED = (0.75, 0.0, 0.0)
+GREEN = (0.0, 0.42, 0.16)
+FOOTER_TOP = MARGIN + 16
+_FONTS_DIR = Path(__file__).parent / "fonts"
+_CACHE_LIMIT = 20_000  # distinct strings kept encoded; cleared when full so memory stays bounded
+_ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
+
+PAGE_TOTAL_FORM = "registerPageTotal"
+PAGE_HEADER_FORM = "registerPageHeader"
+LINE_TOTAL_FORM = "registerLineTotal"
+
+
+def _register_fonts() -> None:
+    # DejaVu Sans Condensed ships with the project: it covers Latin, Greek, Cyrillic and most
+    # symbols, so any name a user typed prints as itself (a glyph it lacks prints as a box).
+    if FONT not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(TTFont(FONT, str(_FONTS_DIR / "DejaVuSansCondensed.ttf")))
+        pdfmetrics.registerFont(TTFont(FONT_BOLD, str(_FONTS_DIR / "DejaVuSansCondensed-Bold.ttf")))
+
+
+@dataclass(frozen=True)
+class Column:
+    label: str
+    width: float
+    align: str = "left"  # or "right" for quantities
+
+
+class _Encoder:
+    """Wraps and encodes strings for one font, size and document, with bounded caches."""
+
+    def __init__(self, canvas: Canvas, font_name: str, size: float) -> None:
+        self.font: Any = pdfmetrics.getFont(font_name)
+        # The TrueType subsets are per document; reportlab keeps them on the canvas's document.
+        self.doc = canvas._doc
+        self.size = size
+        self._runs: dict[str, tuple[tuple[tuple[str, str], ...], float]] = {}
+        self._wraps: dict[tuple[str, float], tuple[str, ...]] = {}
+        self._blocks: dict[tuple[str, ...], tuple[str, str, str]] = {}
+        # Printable ASCII is assigned first, to itself, in the font's first subset: any ASCII
+        # string (numbers, dates, hashes, most names) is then shown as is, without splitting.
+        subset, _ = self.font.splitString("".join(map(chr, range(32, 127))), self.doc)[0]
+        self.ascii_font = self.font.getSubsetInternalName(subset, self.doc)
+
+    def width(self, text: str) -> float:
+        return float(self.font.stringWidth(text, self.size))
+
+    def run(self, text: str) -> tuple[tuple[tuple[str, str], ...], float]:
+        """The text as (subset font name, ``(...) Tj`` operator) pairs, and its width."""
+        hit = self._runs.get(text)
+        if hit is None:
+            if len(self._runs) > _CACHE_LIMIT:
+                self._runs.clear()
+            if text.isascii():
+                parts: tuple[tuple[str, str], ...] = ((self.ascii_font, f"({escapePDF(text)}) Tj"),)
+            else:
+                parts = tuple(
+                    (self.font.getSubsetInternalName(subset, self.doc), f"({escapePDF(raw)}) Tj")
+                    for subset, raw in self.font.splitString(text, self.doc)
+                )
+            hit = self._runs[text] = (parts, self.width(text))
+        return hit
+
+    def block(self, lines: tuple[str, ...]) -> tuple[str, str, str]:
+        """Lines shown one under the other from the current text position: (first font, operators,
+        last font). Cached: the same cell text (a product, a supplier, a name) recurs a lot."""
+        hit = self._blocks.get(lines)
+        if hit is None:
+            if len(self._blocks) > _CACHE_LIMIT:
+                self._blocks.clear()
+            ops: list[str] = []
+            first = current = ""
+            for index, line in enumerate(lines):
+                if index:
+                    ops.append("T*")
+                for name, show in self.run(line)[0] if line else ():
+                    if not first:
+                        first = current = name
+                    elif name != current:
+                        ops.append(f"{name} {self.size} Tf")
+                        current = name
+                    ops.append(show)
+            hit = self._blocks[lines] = (first or self.ascii_font, " ".join(ops), current or self.ascii_font)
+        return hit
+
+    def wrap(self, text: str, width: float) -> tuple[str, ...]:
+        """Greedy word wrap into ``width`` points; a word longer than a line is cut."""
+        key = (text, width)
+        hit = self._wraps.get(key)
+        if hit is not None:
+            return hit
+        if len(self._wraps) > _CACHE_LIMIT:
+            self._wraps.clear()
+        # reportlab writes characters beyond U+FFFF into the font's ToUnicode map in a form that
+        # readers reject; the PDF prints U+FFFD for them (the CSV keeps them as typed).
+        text = _ASTRAL.sub("\ufffd", text)
+        lines: list[str] = []
+        for paragraph in text.split("\n"):
+            if self.width(paragraph) <= width:
+                lines.append(paragraph)
+                continue
+            current = ""
+            for word in paragraph.split(" "):
+                candidate = f"{current} {word}" if current else word
+                if self.width(candidate) <= width:
+                    current = candidate
+                    continue
+                if current:
+                    lines.append(current)
+                while self.width(word) > width:
+                    cut = self._fit(word, width)
+                    lines.append(word[:cut])
+                    word = word[cut:]
+                current = word
+            lines.append(current)
+        result = tuple(lines)
+        self._wraps[key] = result
+        return result
+
+    def _fit(self, word: str, width: float) -> int:
+        low, high = 1, len(word)
+        while low < high:
+            middle = (low + high + 1) // 2
+            if self.width(word[:middle]) <= width:
+                low = middle
+            else:
+                high = middle - 1
+        return low
+
+
+Cell = tuple[tuple[str, ...], tuple[float, float, float] | None]  # wrapped lines, colour
+
+
+class _Table:
+    def __init__(self, columns: Sequence[Column], left: float, *, form: str) -> None:
+        self.columns = columns
+        self.form = form
+        self.header_height = 0.0
+        self.xs: list[float] = []
+        # Where text starts in each column: a fixed x for left-aligned text, the right edge for
+        # right-aligned quantities (their x depends on the text's width).
+        self.anchors: list[tuple[str, float | None]] = []
+        self.places: list[str] = []  # "1 0 0 1 x": the start of a Tm operator for the column
+        self.inner: list[float] = []
+        x = left
+        for column in columns:
+            self.xs.append(x)
+            right = x + column.width - PAD if column.align == "right" else None
+            self.anchors.append((f"{x + PAD:.2f}", right))
+            self.places.append(f"1 0 0 1 {x + PAD:.2f}")
+            self.inner.append(column.width - 2 * PAD)
+            x += column.width
+        self.left = left
+        self.width = x - left
+
+
+class RegisterPdfWriter:
+    """Draws pages on a canvas: header and footer on each, tables whose header repeats."""
+
+    def __init__(
+        self,
+        out: IO[bytes],
+        *,
+        establishment_name: str,
+        establishment_address: str,
+        period: str,
+        edited: str,
+        title: str = "Registre des stupéfiants — kétamine injectable (CSP art. R.5132-36)",
+    ) -> None:
+        _register_fonts()
+        self.canvas = Canvas(out, pagesize=(PAGE_WIDTH, PAGE_HEIGHT), pageCompression=1, invariant=0)
+        self.canvas.setTitle(clean_text(f"{title} — {establishment_name}"))
+        self.canvas.setAuthor("Registre des stupéfiants")
+        self.text = _Encoder(self.canvas, FONT, SIZE)
+        self.bold = _Encoder(self.canvas, FONT_BOLD, SIZE)
+        self.footer_font = _Encoder(self.canvas, FONT, 6.5)
+        self.label_font = _Encoder(self.canvas, FONT_BOLD, 11)
+        self.title = clean_text(title)
+        self.name_lines = self._encoder(FONT_BOLD, 12).wrap(clean_text(establishment_name), 520)
+        address = " · ".join(part.strip() for part in clean_text(establishment_address).split("\n") if part.strip())
+        self.address_lines = self._encoder(FONT, 8.5).wrap(address, 520)
+        self.period = clean_text(period)
+        self.edited = clean_text(edited)
+        self.page_number = 0
+        self.y = self.body_top = 0.0
+        self.table: _Table | None = None
+        self.table_top = 0.0
+        self.shade = False
+        self.page_last_line: tuple[int, str] | None = None
+        self.last_line: tuple[int, str] | None = None
+        self.header_bottom = 0.0
+        self.tz = timezone.get_current_timezone()
+        self._tables = 0
+        self._define_page_header()
+        self._start_page()
+
+    def _encoder(self, font: str, size: float) -> _Encoder:
+        return _Encoder(self.canvas, font, size)
+
+    # -- pages ---------------------------------------------------------------------------------
+
+    def _define_page_header(self) -> None:
+        """The part of the page header that every page repeats, drawn once as a form XObject.
+
+        R.5132-36 wants the establishment's name and address on every page: each page shows this
+        form (by reference, so a register of thousands of pages carries it once).
+        """
+        c = self.canvas
+        top = PAGE_HEIGHT - MARGIN
+        y = top - 23
+        for _ in self.name_lines:
+            y -= 13
+        y -= 10 * len(self.address_lines)
+        self.header_bottom = y - 1
+        c.beginForm(PAGE_HEADER_FORM, lowerx=0, lowery=self.header_bottom - 2, upperx=PAGE_WIDTH, uppery=PAGE_HEIGHT)
+        c.setFillGray(0)
+        c.setFont(FONT_BOLD, 9)
+        c.drawString(MARGIN, top - 8, self.title)
+        y = top - 23
+        c.setFont(FONT_BOLD, 12)
+        for line in self.name_lines:
+            c.drawString(MARGIN, y, line)
+            y -= 13
+        c.setFont(FONT, 8.5)
+        for line in self.address_lines:
+            c.drawString(MARGIN, y + 1, line)
+            y -= 10
+        c.setFont(FONT, 9)
+        c.drawRightString(PAGE_WIDTH - MARGIN, top - 23, f"Période : {self.period}")
+        c.setLineWidth(0.6)
+        c.line(MARGIN, self.header_bottom, PAGE_WIDTH - MARGIN, self.header_bottom)
+        c.endForm()
+
+    def _start_page(self) -> None:
+        self.page_number += 1
+        self.page_last_line = None
+        c = self.canvas
+        c.doForm(PAGE_HEADER_FORM)
+        top = PAGE_HEIGHT - MARGIN
+        label = f"Page {self.page_number} / "
+        x = PAGE_WIDTH - MARGIN - 40 - self.label_font.width(label)
+        self._literal_text(self.label_font, x, top - 9, [label])
+        c.saveState()
+        c.translate(x + self.label_font.width(label), top - 9)
+        c.doForm(PAGE_TOTAL_FORM)
+        c.restoreState()
+        self.y = self.body_top = self.header_bottom - 5
+        if self.table is not None:
+            self._table_header()
+
+    def _literal_text(self, encoder: _Encoder, x: float, y: float, pieces: Sequence[str], *, right: bool = False) -> None:
+        """Draw pieces of text one after the other (each piece cached on its own: the constant
+        words apart from the page's number and hash)."""
+        if right:
+            x -= sum(encoder.run(piece)[1] for piece in pieces)
+        ops = [f"BT 0 g 1 0 0 1 {x:.2f} {y:.2f} Tm"]
+        current = ""
+        for piece in pieces:
+            for name, show in encoder.run(piece)[0]:
+                if name != current:
+                    ops.append(f"{name} {encoder.size} Tf")
+                    current = name
+                ops.append(show)
+        ops.append("ET")
+        self.canvas.addLiteral(" ".join(ops))
+
+    def _finish_page(self) -> None:
+        self._close_grid()
+        self.canvas.addLiteral(f"q 0.4 w 0 G {MARGIN} {FOOTER_TOP - 4} m {PAGE_WIDTH - MARGIN} {FOOTER_TOP - 4} l S Q")
+        if self.page_last_line is not None:
+            number, digest = self.page_last_line
+            chain = ["Empreinte de la chaîne à la dernière ligne de la page ", f"(n° {number}) : {digest}"]
+        elif self.last_line is not None:
+            number, digest = self.last_line
+            chain = ["Aucune ligne sur cette page — dernière ligne exportée ", f"n° {number} : {digest}"]
+        else:
+            chain = ["Aucune ligne du registre sur cette page."]
+        self._literal_text(self.footer_font, MARGIN, MARGIN + 3, chain)
+        self._literal_text(self.footer_font, PAGE_WIDTH - MARGIN, MARGIN + 3, [self.edited], right=True)
+        self.canvas.showPage()
+        self._compress_finished_page()
+
+    def _compress_finished_page(self) -> None:
+        """Deflate the page just finished now rather than at ``save()``.
+
+        reportlab keeps every finished page's operators as text until it writes the file: for a
+        register of 100,000 lines that is ~100 MB. Compressed as each page ends, the document
+        held in memory shrinks to about the size of the file (FlateDecode, as reportlab would).
+        """
+        page = self.canvas._doc.Pages.pages[-1]
+        if page.stream and not page.Contents:
+            content = zlib.compress(page.stream.encode("latin-1"), 6)
+            page.Contents = PDFStream(PDFDictionary({"Filter": PDFName("FlateDecode")}), content, filters=[])
+            page.stream = None
+
+    def _ensure(self, height: float) -> None:
+        if self.y - height < FOOTER_TOP:
+            self._finish_page()
+            self._start_page()
+
+    # -- free text -----------------------------------------------------------------------------
+
+    def heading(self, text: str, *, size: float = 10, color: tuple[float, float, float] | None = None) -> None:
+        self.end_table()
+        encoder = self._encoder(FONT_BOLD, size)
+        lines = encoder.wrap(clean_text(text), PAGE_WIDTH - 2 * MARGIN)
+        self._ensure(len(lines) * (size + 3) + 6 + 3 * LEADING)
+        c = self.canvas
+        c.setFont(FONT_BOLD, size)
+        c.setFillColorRGB(*(color or (0, 0, 0)))
+        for line in lines:
+            self.y -= size + 2
+            c.drawString(MARGIN, self.y, line)
+        c.setFillGray(0)
+        self.y -= 5
+
+    def paragraph(self, text: str, *, color: tuple[float, float, float] | None = None, form: str | None = None) -> None:
+        """A line of body text; ``form`` appends a form XObject drawn at the end of the text."""
+        self.end_table()
+        lines = self._encoder(FONT, 8).wrap(clean_text(text), PAGE_WIDTH - 2 * MARGIN - 30)
+        c = self.canvas
+        c.setFont(FONT, 8)
+        c.setFillColorRGB(*(color or (0, 0, 0)))
+        for line in lines:
+            self._ensure(10)
+            self.y -= 10
+            c.drawString(MARGIN, self.y, line)
+        if form is not None:
+            c.saveState()
+            c.translate(MARGIN + c.stringWidth(lines[-1], FONT, 8) + 2, self.y)
+            c.doForm(form)
+            c.restoreState()
+        c.setFillGray(0)
+        self.y -= 3
+
+    # -- tables --------------------------------------------------------------------------------
+
+    def begin_table(self, columns: Sequence[Column]) -> None:
+        self.end_table()
+        self._tables += 1
+        self.table = _Table(columns, MARGIN, form=f"registerTableHeader{self._tables}")
+        self.shade = False
+        self._define_table_header()
+        self._ensure(self.table.header_height + 2 * LEADING + 2 * PAD)
+        self._table_header()
+
+    def _define_table_header(self) -> None:
+        """The column header, repeated on every page of the table: drawn once, as a form."""
+        table = self.table
+        assert table is not None
+        cells: list[Cell] = [(self.bold.wrap(column.label, width), None) for column, width in zip(table.columns, table.inner, strict=True)]
+        table.header_height = max(len(lines) for lines, _ in cells) * LEADING + 2 * PAD
+        saved_y = self.y
+        self.y = 0.0  # the form is drawn with its top edge at the current position
+        self.canvas.beginForm(table.form, lowerx=0, lowery=-table.header_height, upperx=PAGE_WIDTH, uppery=0)
+        self._emit(cells, 0, table.header_height, HEADER_SHADE, self.bold)
+        self.canvas.endForm()
+        self.y = saved_y
+
+    def end_table(self) -> None:
+        self._close_grid()
+        if self.table is not None:
+            self.y -= 8
+        self.table = None
+
+    def _table_header(self) -> None:
+        table = self.table
+        assert table is not None
+        self.table_top = self.y
+        c = self.canvas
+        c.saveState()
+        c.translate(0, self.y)
+        c.doForm(table.form)
+        c.restoreState()
+        self.y -= table.header_height
+
+    def _close_grid(self) -> None:
+        table = self.table
+        if table is None or self.table_top <= self.y:
+            return
+        bottom, top = self.y, self.table_top
+        ops = [f"q 0.55 G 0.3 w {table.left:.2f} {bottom:.2f} {table.width:.2f} {top - bottom:.2f} re S"]
+        ops.extend(f"{x:.2f} {bottom:.2f} m {x:.2f} {top:.2f} l S" for x in table.xs[1:])
+        ops.append("Q")
+        self.canvas.addLiteral(" ".join(ops))
+        self.table_top = self.y
+
+    def row(self, cells: Sequence[Cell], *, last_line: tuple[int, str] | None = None) -> None:
+        """Draw one table row; ``last_line`` (number, hash) when the row is a register line."""
+        table = self.table
+        assert table is not None
+        self.shade = not self.shade
+        total = max([len(cell[0]) for cell in cells])
+        done = 0
+        while done < total:
+            room = int((self.y - FOOTER_TOP - 2 * PAD) // LEADING)
+            left = total - done
+            keep_whole = done == 0 and (left <= min(12, self._fresh_room()) or room < 4)
+            if left > room and (room < 1 or keep_whole):
+                # A short row moves whole to the next page; a long one (a long late-entry reason,
+                # a long note) is split, so that no page is left mostly empty.
+                self._finish_page()
+                self._start_page()
+                continue
+            count = min(left, room)
+            height = count * LEADING + 2 * PAD
+            self._emit(cells, done, height, SHADE if self.shade else None, self.text, continued=done > 0)
+            self.y -= height
+            done += count
+            if last_line is not None:
+                self.page_last_line = self.last_line = last_line
+            if done < total:
+                self._finish_page()
+                self._start_page()
+
+    def _fresh_room(self) -> int:
+        """How many text lines a row may take on an empty page, below the headers."""
+        assert self.table is not None
+        return int((self.body_top - self.table.header_height - FOOTER_TOP - 2 * PAD) // LEADING)
+
+    def _emit(
+        self,
+        cells: Sequence[Cell],
+        start: int,
+        height: float,
+        shade: str | None,
+        encoder: _Encoder,
+        *,
+        continued: bool = False,
+    ) -> None:
+        table = self.table
+        assert table is not None
+        ops: list[str] = []
+        if shade:
+            ops.append(f"q {shade} g {table.left:.2f} {self.y - height:.2f} {table.width:.2f} {height:.2f} re f Q")
+        ops.append(f"BT 0 g {LEADING} TL")
+        append = ops.append
+        run = encoder.run
+        size = encoder.size
+        current = ""
+        count = round((height - 2 * PAD) / LEADING)
+        top = self.y - PAD - SIZE + 0.4
+        first = f" {top:.2f} Tm"
+        whole = start == 0 and not continued
+        for index, ((lines, color), (left, right_edge), place) in enumerate(
+            zip(cells, table.anchors, table.places, strict=True)
+        ):
+            if not lines or lines == ("",):
+                continue
+            if color is not None:
+                append(f"{color[0]} {color[1]} {color[2]} rg")
+            if whole and right_edge is None and len(lines) <= count:
+                # The common case: a whole left-aligned cell is one cached block of text lines
+                # separated by T* (next line, at the leading set by TL), placed by one Tm.
+                first_font, body, last_font = encoder.block(lines)
+                append(place + first)
+                if first_font != current:
+                    append(f"{first_font} {size} Tf")
+                append(body)
+                current = last_font
+            else:
+                shown = ("(suite)",) if continued and index == 0 else lines[start : start + count]
+                for offset, line in enumerate(shown):
+                    if not line:
+                        continue
+                    parts, width = run(line)
+                    x = left if right_edge is None else f"{right_edge - width:.2f}"
+                    append(f"1 0 0 1 {x} {top - offset * LEADING:.2f} Tm")
+                    for name, show in parts:
+                        if name != current:
+                            append(f"{name} {size} Tf")
+                            current = name
+                        append(show)
+            if color is not None:
+                append("0 g")
+        append("ET")
+        self.canvas.addLiteral(" ".join(ops))
+
+    def cells(self, values: Iterable[str | tuple[str, tuple[float, float, float] | None]]) -> list[Cell]:
+        """Wrap each value into its column (a value may come with a colour)."""
+        table = self.table
+        assert table is not None
+        wrap = self.text.wrap
+        result: list[Cell] = []
+        for width, value in zip(table.inner, values, strict=True):
+            if isinstance(value, tuple):
+                result.append((wrap(value[0], width), value[1]))
+            else:
+                result.append((wrap(value, width), None))
+        return result
+
+    # -- end -----------------------------------------------------------------------------------
+
+    def close(self, *, forms: dict[str, str] | None = None) -> int:
+        """Finish the last page, define the deferred forms (page total...), write the file."""
+        self.end_table()
+        self._finish_page()
+        total_pages = self.page_number
+        values = {PAGE_TOTAL_FORM: str(total_pages), **(forms or {})}
+        c = self.canvas
+        for name, text in values.items():
+            c.beginForm(name, lowerx=0, lowery=-4, upperx=200, uppery=14)
+            c.setFont(FONT_BOLD if name == PAGE_TOTAL_FORM else FONT, 11 if name == PAGE_TOTAL_FORM else 8)
+            c.drawString(0, 0, text)
+            c.endForm()
+        c.save()
+        return total_pages
+
+
+LINE_COLUMNS = (
+    Column("N°\nd'ordre", 32, "right"),
+    Column("Date, heure de l'opération", 44),
+    Column("Désignation (produit, lot, emplacement)", 146),
+    Column("Entrée\n(unités)", 34, "right"),
+    Column("Sortie\n(unités)", 34, "right"),
+    Column("Solde lot, empl.", 34, "right"),
+    Column("Motif", 50),
+    Column("Fournisseur, destinataire", 92),
+    Column("Prescripteur (nom, adresse)", 96),
+    Column("Patient (nom, adresse)", 96),
+    Column("Saisi par", 42),
+    Column("Saisie tardive, annulations, observations", 102),
+)
+
+SUMMARY_COLUMNS = (
+    Column("Produit", 250),
+    Column("Mois", 70),
+    Column("Ouverture (unités)", 70, "right"),
+    Column("Entrées", 70, "right"),
+    Column("Sorties", 70, "right"),
+    Column("Clôture (unités)", 70, "right"),
+    Column("Clôture mensuelle figée", 202),
+)
+
+CLOSING_COLUMNS = (
+    Column("Mois", 50),
+    Column("Produit", 190),
+    Column("Ouverture", 50, "right"),
+    Column("Entrées", 50, "right"),
+    Column("Sorties", 50, "right"),
+    Column("Clôture", 50, "right"),
+    Column("Tête de chaîne (n°, empreinte)", 222),
+    Column("Clôturé le, par", 140),
+)
+
+MONTHS_FR = (
+    "janvier", "février", "mars", "avril", "mai", "juin",
+    "juillet", "août", "septembre", "octobre", "novembre", "décembre",
+)
+
+
+def _month_label(month: dt.date) -> str:
+    return f"{MONTHS_FR[month.month - 1]} {month.year}"
+
+
+def _stamp(value: dt.datetime) -> str:
+    value = local(value)
+    return f"{value.day:02d}/{value.month:02d}/{value.year:04d} {value.hour:02d}:{value.minute:02d}"
+
+
+def line_cells(row: dict[str, Any], writer: RegisterPdfWriter) -> list[Cell]:
+    """The printed cells of one register line (R.5132-36: date, designation, quantity in units...).
+
+    Numbers, dates and quantities are laid out directly (they always fit their column); text
+    goes through the writer's cached word wrap.
+    """
+    assert writer.table is not None
+    wrap, inner = writer.text.wrap, writer.table.inner
+    occurred = local(row["occurred_at"], writer.tz)
+    number = str(row["number"])
+    quantity = (str(row["quantity"]),)
+    entry = row["direction"] == "entry"
+    designation = (
+        f"{clean_text(row['lot__product__name'])}\nlot {clean_text(row['lot__batch_number'])} · "
+        f"{clean_text(row['location__name'])}"
+    )
+    prescriber = "\n".join(part for part in (clean_text(row["prescriber_name"]), clean_text(row["prescriber_address"])) if part)
+    patient = "\n".join(part for part in (clean_text(row["patient_name"]), clean_text(row["patient_address"])) if part)
+    remarks: list[str] = []
+    if row["reverses__number"]:
+        remarks.append(f"Annule la ligne n° {row['reverses__number']}.")
+    if row["reversed_by__number"]:
+        remarks.append(f"Annulée par la ligne n° {row['reversed_by__number']}.")
+    if row["paired_with__number"]:
+        remarks.append(f"Transfert lié : ligne n° {row['paired_with__number']}.")
+    note = clean_text(row["note"])
+    if note:
+        remarks.append(note)
+    late = clean_text(row["late_entry_reason"])
+    color = None
+    if late:
+        # Issue 9 §4: a backdated line is flagged, in red, with its reason and when it was typed.
+        remarks.insert(0, f"SAISIE TARDIVE (saisie le {_stamp(row['recorded_at'])}) : {late}")
+        color = RED
+    return [
+        ((number,) if len(number) <= 7 else wrap(number, inner[0]), None),
+        ((f"{occurred.day:02d}/{occurred.month:02d}/{occurred.year:04d}", f"{occurred.hour:02d}:{occurred.minute:02d}"), None),
+        (wrap(designation, inner[2]), None),
+        (quantity if entry else (), None),
+        (() if entry else quantity, None),
+        ((str(row["balance_after"]),), None),
+        (wrap(REASON_LABELS.get(row["reason"], clean_text(row["reason"])), inner[6]), None),
+        (wrap(clean_text(row["counterparty"]), inner[7]), None),
+        (wrap(prescriber, inner[8]), None),
+        (wrap(patient, inner[9]), None),
+        (wrap(clean_text(row["recorded_by_name"]), inner[10]), None),
+        (wrap("\n".join(remarks), inner[11]), color),
+    ]
+
+
+def _verification_paragraph(writer: RegisterPdfWriter, result: VerificationResult, checked_at: dt.datetime) -> None:
+    when = _stamp(checked_at)
+    if result.ok:
+        writer.paragraph(
+            f"Chaîne vérifiée jusqu'à la ligne {result.lines} le {when} : numéros d'ordre sans trou, "
+            f"empreintes et soldes recalculés conformes (empreinte de tête {result.head_hash}).",
+            color=GREEN,
+        )
+    else:
+        writer.heading(
+            f"Chaîne ROMPUE à la ligne {result.first_broken} (vérification du {when}) : {clean_text(result.problem)}. "
+            "Les lignes à partir de celle-ci ne sont pas garanties intègres.",
+            size=9,
+            color=RED,
+        )
+
+
+def write_register_pdf(
+    out: IO[bytes],
+    scope: ExportScope,
+    *,
+    edited_by: str,
+    closings: Sequence[Any] = (),
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Write the register of ``scope`` as a PDF to ``out``; return the number of lines printed."""
+    establishment = scope.establishment
+    verification = register_verify(establishment)
+    checked_at = timezone.now()
+    writer = RegisterPdfWriter(
+        out,
+        establishment_name=establishment.name,
+        establishment_address=establishment.address,
+        period=scope.period_label(),
+        edited=f"Édité le {_stamp(scope.generated_at)} par {clean_text(edited_by)} — {establishment.code}",
+    )
+    _verification_paragraph(writer, verification, checked_at)
+    if scope.product is not None:
+        writer.paragraph(f"Produit : {scope.product.name}")
+    writer.paragraph(
+        f"Lignes n° 1 à {scope.upto_number} du registre au moment de l'édition ; lignes de la période :",
+        form=LINE_TOTAL_FORM,
+    )
+    writer.begin_table(LINE_COLUMNS)
+    count = 0
+    for row in scope.iter_rows():
+        writer.row(line_cells(row, writer), last_line=(row["number"], row["hash"]))
+        count += 1
+        if progress is not None and count % 500 == 0:
+            progress(500)
+    if progress is not None:
+        progress(count % 500)
+    if count == 0:
+        writer.end_table()
+        writer.paragraph("Aucune ligne dans cette période.")
+    _write_summary(writer, monthly_summary(scope), closings)
+    _write_closings(writer, closings)
+    writer.close(forms={LINE_TOTAL_FORM: str(count)})
+    return count
+
+
+def _write_summary(writer: RegisterPdfWriter, rows: list[SummaryRow], closings: Sequence[Any]) -> None:
+    writer.heading("Bilan mensuel par produit (ouverture + entrées − sorties = clôture), en unités")
+    if not rows:
+        writer.paragraph("Aucun mouvement ni stock sur la période.")
+        return
+    frozen = {(closing.product_id, closing.month): closing for closing in closings}
+    writer.begin_table(SUMMARY_COLUMNS)
+    for row in rows:
+        closing = frozen.get((row.product_id, row.month))
+        status: str | tuple[str, tuple[float, float, float] | None]
+        if closing is None:
+            status = "non clôturé"
+        elif (closing.opening, closing.entries, closing.exits) == (row.opening, row.entries, row.exits):
+            status = f"figée le {_stamp(closing.closed_at)} (tête n° {closing.head_number})"
+        else:
+            status = (f"ÉCART avec la clôture figée : ouverture {closing.opening}, entrées {closing.entries}, "
+                      f"sorties {closing.exits}, clôture {closing.closing}", RED)
+        writer.row(writer.cells([
+            clean_text(row.product), _month_label(row.month), str(row.opening), str(row.entries),
+            str(row.exits), str(row.closing), status,
+        ]))
+
+
+def _write_closings(writer: RegisterPdfWriter, closings: Sequence[Any]) -> None:
+    writer.heading("Clôtures mensuelles figées (inaltérables)")
+    if not closings:
+        writer.paragraph("Aucune clôture mensuelle sur la période.")
+        return
+    writer.begin_table(CLOSING_COLUMNS)
+    for closing in closings:
+        writer.row(writer.cells([
+            _month_label(closing.month), clean_text(closing.product.name), str(closing.opening),
+            str(closing.entries), str(closing.exits), str(closing.closing),
+            f"n° {closing.head_number}\n{closing.head_hash}",
+            f"{_stamp(closing.closed_at)}\n{clean_text(closing.closed_by_name)}",
+        ]))
