@@ -70,7 +70,8 @@ READ_REGISTER = expect(403, pharmacist=200, technician=200, inspector=200, outsi
 READ_REGISTER_OBJECT = expect(403, pharmacist=200, technician=200, inspector=200, outsider=404, anonymous=401)
 PRESCRIPTION_READERS = expect(403, pharmacist=200, technician=200, prescriber=200, outsider=200, anonymous=401)
 PRESCRIPTION_OBJECT_READERS = expect(403, pharmacist=200, technician=200, prescriber=200, outsider=404, anonymous=401)
-NOT_OFFERED = expect(405, anonymous=401)  # a register line is never modified nor deleted
+NOT_OFFERED = expect(405, anonymous=401)
+EXPORTERS = expect(403, pharmacist=200, inspector=200, outsider=200, anonymous=401)  # a register line is never modified nor deleted
 
 MATRIX: dict[str, dict[str, Case]] = {
     "api/v1/auth/token/": {"POST": Case(expect(200, anonymous=400), body=_credentials)},
@@ -111,6 +112,13 @@ MATRIX: dict[str, dict[str, Case]] = {
     },
     "api/v1/audit/events/": {
         "GET": Case(expect(403, pharmacist=200, inspector=200, outsider=200, anonymous=401)),
+    },
+    # --- exports and monthly closings ---
+    "api/v1/register/export.pdf": {"GET": Case(EXPORTERS)},
+    "api/v1/register/export.csv": {"GET": Case(EXPORTERS)},
+    "api/v1/register/closings/": {
+        "GET": Case(READ_REGISTER),
+        "POST": Case(expect(403, pharmacist=400, outsider=400, anonymous=401), body=lambda ctx: {}),
     },
     # --- operations (inventories, destructions, theft/loss, transfers, wards) ---
     # Writes with an empty body show the permission layer let the caller through (400); the
