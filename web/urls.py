@@ -4,7 +4,7 @@ inventory) plug in here as they are built."""
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from web import views
+from web import dispensing, prescribing, transfers, views
 
 app_name = "web"
 
@@ -25,4 +25,15 @@ urlpatterns = [
     path("register/<int:pk>/reverse/", views.movement_reverse, name="movement-reverse"),
     path("inspection/", views.inspection, name="inspection"),
     path("audit/", views.audit, name="audit"),
+    path("patients/", prescribing.patients, name="patients"),
+    path("patients/new/", prescribing.patient_create, name="patient-new"),
+    path("patients/<int:pk>/", prescribing.patient, name="patient"),
+    path("patients/<int:pk>/prescribe/", prescribing.prescription_new, name="prescription-new"),
+    path("prescriptions/", prescribing.prescriptions, name="prescriptions"),
+    path("prescriptions/<int:pk>/", prescribing.prescription, name="prescription"),
+    path("prescriptions/<int:pk>/cancel/", prescribing.prescription_cancel, name="prescription-cancel"),
+    path("dispensing/", dispensing.waiting, name="waiting"),
+    path("dispensing/<int:pk>/", dispensing.dispense, name="dispense"),
+    path("transfers/", transfers.transfer, name="transfer"),
+    path("ward/administration/", transfers.administration, name="administration"),
 ]

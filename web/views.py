@@ -52,6 +52,10 @@ def home(request: HttpRequest) -> HttpResponse:
         return redirect("web:stock")
     if has_role(request.user, Role.INSPECTOR):
         return redirect("web:inspection")
+    if has_role(request.user, Role.PRESCRIBER):
+        return redirect("web:patients")
+    if has_role(request.user, Role.NURSE):
+        return redirect("web:administration")
     return render(request, "web/home.html")
 
 

@@ -59,12 +59,10 @@ def test_permission_matrix(demo: Any, persona: str, path: str, status: int) -> N
 
 
 def test_home_sends_each_role_to_its_page(technician: Any, inspector: Any, prescriber: Any) -> None:
-    """The pharmacy lands on the stock, the inspector on the inspection page, others on a welcome."""
+    """The pharmacy lands on the stock, the inspector on the inspection page, the prescriber on patients."""
     assert client_of(technician).get("/")["Location"] == "/stock/"
     assert client_of(inspector).get("/")["Location"] == "/inspection/"
-    response = client_of(prescriber).get("/")
-    assert response.status_code == 200
-    assert "none is open to your role" in response.content.decode() or "aucune" in response.content.decode()
+    assert client_of(prescriber).get("/")["Location"] == "/patients/"
 
 
 def test_outsider_sees_nothing_of_demo(demo: Any, outsider: Any, lot_50: Lot) -> None:

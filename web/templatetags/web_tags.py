@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from config.permissions import PHARMACY, READ_REGISTER, Role, primary_role, user_roles
 from register import selectors
+from web.prescribing import PRESCRIBER
 from web.views import CONTROL
 
 register = template.Library()
@@ -24,12 +25,17 @@ ROLE_LABELS: dict[str, Any] = {
 
 # (url name, label, roles that may open it)
 NAVIGATION = [
+    ("web:patients", _("Patients"), PRESCRIBER),
+    ("web:prescriptions", _("Prescriptions"), PRESCRIBER),
     ("web:stock", _("Stock"), PHARMACY),
+    ("web:waiting", _("To dispense"), PHARMACY),
     ("web:receipt", _("Receipt"), PHARMACY),
+    ("web:transfer", _("Transfers"), PHARMACY),
     ("web:exit", _("Exit"), PHARMACY),
     ("web:register", _("Register"), READ_REGISTER),
     ("web:inspection", _("Inspection"), CONTROL),
     ("web:audit", _("Audit trail"), CONTROL),
+    ("web:administration", _("Administration"), frozenset({Role.NURSE})),
 ]
 
 
