@@ -1,16 +1,33 @@
 from __future__ import annotations
 
+import ipaddress
 import uuid
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from audit.context import RequestContext, current_request
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    # REMOTE_ADDR only: X-Forwarded-For is client-controlled unless a trusted proxy sets it.
-    return request.META.get("REMOTE_ADDR") or None
+    """The client's address, as recorded in the audit trail and used by the login lockout.
+
+    REMOTE_ADDR, unless ``TRUSTED_PROXY_COUNT`` proxies we run stand in front: then the address
+    the outermost of them saw, i.e. the n-th entry from the right of X-Forwarded-For. Entries
+    further left are written by the client and never trusted.
+    """
+    remote = request.META.get("REMOTE_ADDR") or None
+    proxies = int(getattr(settings, "TRUSTED_PROXY_COUNT", 0))
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if proxies <= 0 or not forwarded:
+        return remote
+    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+    candidate = hops[-proxies] if len(hops) >= proxies else (hops[0] if hops else "")
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return remote
 
 
 class RequestContextMiddleware:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import models
+from simple_history import register
+from simple_history.models import HistoricalRecords
 
 
 class AuditEvent(models.Model):
@@ -24,7 +29,49 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["establishment", "-id"])]
+        indexes = [
+            models.Index(fields=["establishment", "-id"]),
+            # The login lockout counts a username's recent failures (audit.lockout).
+            models.Index(fields=["actor_username", "action", "occurred_at"], name="audit_login_attempts_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.actor_username or '-'} {self.action}"
+
+
+class IdempotencyKey(models.Model):
+    """The first answer to a stock-changing write sent with an ``Idempotency-Key`` header.
+
+    Written in the same transaction as the write it answers: a write that rolls back leaves no
+    key, a committed write always has its key. Keys are per user (unique together).
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the method, path and JSON body.")
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=400)
+    status_code = models.PositiveSmallIntegerField(default=0)
+    response_body = models.TextField(blank=True, help_text="The rendered JSON answer, replayed byte for byte.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique_per_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.key} -> {self.status_code}"
+
+
+class _PersonHistory(HistoricalRecords):
+    """Before/after of every change to a person (name, e-mail, active, staff), password excluded."""
+
+    def post_save(self, instance: Any, created: bool, using: Any = None, **kwargs: Any) -> None:
+        # Django saves last_login alone at every login: not a change to the person, and the
+        # login itself is already an audit event.
+        update_fields = kwargs.get("update_fields")
+        if not created and update_fields and set(update_fields) <= {"last_login"}:
+            return
+        super().post_save(instance, created, using=using, **kwargs)
+
+
+register(User, app="audit", records_class=_PersonHistory, excluded_fields=["password", "last_login"])

@@ -33,6 +33,7 @@ def audit_record(
     obj: models.Model | None = None,
     data: dict[str, Any] | None = None,
     actor_username: str = "",
+    object_type: str = "",
 ) -> AuditEvent:
     """Append one audit event; the request's origin comes from the request context."""
     context = current_request.get()
@@ -44,7 +45,7 @@ def audit_record(
         role=primary_role(actor) if authenticated else "",
         establishment=establishment,
         action=action,
-        object_type=obj._meta.label if obj is not None else "",
+        object_type=obj._meta.label if obj is not None else object_type,
         object_id=str(obj.pk) if obj is not None else "",
         data=_mask(data or {}),
         ip_address=context.ip_address,

@@ -17,17 +17,28 @@ from config.env import env_bool, env_int, env_list, env_secret, env_str
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 DJANGO_ENV = env_str("DJANGO_ENV", "development")
+if DJANGO_ENV not in ("development", "test", "production"):
+    # A typo ("prod") must not fall back to the development defaults (DEBUG on, a public key).
+    raise ImproperlyConfigured(f"DJANGO_ENV must be development, test or production, not {DJANGO_ENV!r}.")
 PRODUCTION = DJANGO_ENV == "production"
 
+_DEV_SECRET_KEY = "dev-only-insecure-key-never-used-in-production-0123456789abcdefghijklmnop"
 SECRET_KEY = env_secret("DJANGO_SECRET_KEY") or ""
 if not SECRET_KEY:
     if PRODUCTION:
         raise ImproperlyConfigured(
-            "DJANGO_SECRET_KEY (or DJANGO_SECRET_KEY_FILE) must be set when DJANGO_ENV=production."
+            "DJANGO_SECRET_KEY (or DJANGO_SECRET_KEY_FILE) must be set when DJANGO_ENV=production: "
+            "generate one with `python -c 'import secrets; print(secrets.token_urlsafe(50))'`."
         )
-    SECRET_KEY = "dev-only-insecure-key-never-used-in-production-0123456789abcdefghijklmnop"
+    SECRET_KEY = _DEV_SECRET_KEY
+elif PRODUCTION and (len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY == _DEV_SECRET_KEY):
+    # The key signs sessions and password-reset links: a short or published one forges them.
+    raise ImproperlyConfigured("DJANGO_SECRET_KEY is too weak for production: 50 random characters or more.")
 
 DEBUG = env_bool("DJANGO_DEBUG", default=not PRODUCTION)
+if PRODUCTION and DEBUG:
+    # DEBUG pages show settings, SQL and patient data of the failing request to whoever asks.
+    raise ImproperlyConfigured("DJANGO_DEBUG must be off when DJANGO_ENV=production.")
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "testserver"])
 if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS must list the served host names when DJANGO_ENV=production.")
@@ -87,6 +98,8 @@ TEMPLATES = [
 # PostgreSQL only: DATABASE_URL when given (CI, production), otherwise the embedded server
 # from the pip wheel under ./var (development, `make run`, `make test` on a fresh machine).
 _database_url = env_str("DATABASE_URL", "")
+if not _database_url and PRODUCTION:
+    raise ImproperlyConfigured("DATABASE_URL must name the PostgreSQL server when DJANGO_ENV=production.")
 if not _database_url:
     from config.embedded_db import embedded_database_url
 
@@ -127,6 +140,19 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").exists() else []
 
+AUTHENTICATION_BACKENDS = ["audit.backends.LockoutModelBackend"]
+# Failed logins: at most FAILURES per username and client IP within MINUTES, then that pair is
+# locked until the oldest failure leaves the window (audit.lockout). The throttle bounds the
+# guesses per IP on the token endpoint whatever the username (per process: LocMem cache).
+LOGIN_LOCKOUT = {
+    "FAILURES": env_int("LOGIN_LOCKOUT_FAILURES", 5),
+    "MINUTES": env_int("LOGIN_LOCKOUT_MINUTES", 15),
+}
+LOGIN_THROTTLE_RATE = env_str("LOGIN_THROTTLE_RATE", "30/minute")
+# Reverse proxies of ours in front of the service (0: clients connect directly). The client IP
+# of the audit trail and of the login lockout is read from X-Forwarded-For only through them.
+TRUSTED_PROXY_COUNT = env_int("DJANGO_TRUSTED_PROXY_COUNT", 0)
+
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
@@ -158,6 +184,15 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets sharing a field name ("kind", "status") across apps: name them, or
+    # `check --deploy` warns (drf_spectacular.W001).
+    "ENUM_NAME_OVERRIDES": {
+        "TheftLossKindEnum": ["theft", "loss"],
+        "WardReturnKindEnum": "operations.models.WardReturn.Kind",
+        "PrescriptionLineKindEnum": "prescriptions.models.PrescriptionLine.Kind",
+        "InventoryStatusEnum": "operations.models.InventoryCount.Status",
+        "PrescriptionStatusEnum": "prescriptions.models.SecurePrescription.Status",
+    },
 }
 
 # Largest request body accepted (bytes): a register line is small; a huge body is refused early.
@@ -183,11 +218,17 @@ KETAMINE_RULES = {
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# A web session lasts a working shift at most, and ends with the browser.
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 12 * 3600)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 if PRODUCTION:
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    LANGUAGE_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from config.auth_api import TokenView
+from config.auth_api import TokenRevokeView, TokenView
 
 
 class _OpenSchemaView(SpectacularAPIView):
@@ -15,12 +15,14 @@ class _OpenDocsView(SpectacularSwaggerView):
 
 api_v1: list[URLPattern | URLResolver] = [
     path("auth/token/", TokenView.as_view(), name="auth-token"),
+    path("auth/token/revoke/", TokenRevokeView.as_view(), name="auth-token-revoke"),
     path("schema/", _OpenSchemaView.as_view(), name="schema"),
     path("docs/", _OpenDocsView.as_view(url_name="schema"), name="docs"),
     path("", include("register.urls")),
     path("", include("operations.urls")),
     path("", include("prescriptions.urls")),
     path("", include("register.export.urls")),
+    path("", include("audit.urls")),
 ]
 
 urlpatterns = [

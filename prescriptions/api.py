@@ -13,7 +13,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from audit.reads import AuditedReadMixin
 from audit.services import audit_record
+from config.idempotency import idempotent
 from config.permissions import PHARMACY, Role
 from prescriptions import selectors, services
 from prescriptions.models import Dispensation
@@ -35,8 +37,9 @@ PRESCRIBER = frozenset({Role.PRESCRIBER})
 PRESCRIBER_OR_PHARMACY = PRESCRIBER | PHARMACY
 
 
-class PatientListCreateView(generics.ListAPIView):
+class PatientListCreateView(AuditedReadMixin, generics.ListAPIView):
     allowed_roles = {"GET": PRESCRIBER_OR_PHARMACY, "POST": PRESCRIBER_OR_PHARMACY}
+    read_audit_action = "prescriptions.patients.viewed"
     serializer_class = PatientSerializer
 
     def get_queryset(self) -> Any:
@@ -52,8 +55,9 @@ class PatientListCreateView(generics.ListAPIView):
         return Response(PatientSerializer(patient).data, status=status.HTTP_201_CREATED)
 
 
-class PatientDetailView(generics.RetrieveAPIView):
+class PatientDetailView(AuditedReadMixin, generics.RetrieveAPIView):
     allowed_roles = {"GET": PRESCRIBER_OR_PHARMACY}
+    read_detail_audit_action = "prescriptions.patient.viewed"
     serializer_class = PatientSerializer
 
     def get_queryset(self) -> Any:
@@ -66,11 +70,14 @@ class PatientExposureView(APIView):
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request, pk: int) -> Response:
         patient = get_object_or_404(selectors.exposure_patients_for(request.user), pk=pk)
+        audit_record(action="prescriptions.patient.exposure_viewed", actor=request.user,
+                     establishment=patient.establishment, obj=patient)
         return Response(selectors.patient_exposure(patient))
 
 
-class PrescriptionListCreateView(generics.ListAPIView):
+class PrescriptionListCreateView(AuditedReadMixin, generics.ListAPIView):
     allowed_roles = {"GET": PRESCRIBER_OR_PHARMACY, "POST": PRESCRIBER}
+    read_audit_action = "prescriptions.prescriptions.viewed"
     serializer_class = PrescriptionSerializer
     filterset_fields = ["patient", "status"]
 
@@ -93,8 +100,9 @@ class PrescriptionListCreateView(generics.ListAPIView):
         return Response(body, status=status.HTTP_201_CREATED)
 
 
-class PrescriptionDetailView(generics.RetrieveAPIView):
+class PrescriptionDetailView(AuditedReadMixin, generics.RetrieveAPIView):
     allowed_roles = {"GET": PRESCRIBER_OR_PHARMACY}
+    read_detail_audit_action = "prescriptions.prescription.viewed"
     serializer_class = PrescriptionSerializer
 
     def get_queryset(self) -> Any:
@@ -139,6 +147,7 @@ class DispensationListCreateView(generics.ListAPIView):
         return selectors.dispensations_of(prescription)
 
     @extend_schema(request=DispensationCreateSerializer, responses={201: DispensationSerializer})
+    @idempotent
     def post(self, request: Request, pk: int) -> Response:
         data = DispensationCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)

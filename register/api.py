@@ -11,8 +11,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from audit.reads import AuditedReadMixin
 from audit.services import audit_record
 from config.errors import InvalidInput
+from config.idempotency import idempotent
 from config.permissions import ALL_ROLES, PHARMACY, READ_REGISTER, Role
 from register import selectors, services
 from register.filters import MovementFilter
@@ -91,8 +93,9 @@ class StockListView(generics.ListAPIView):
         return queryset
 
 
-class MovementListCreateView(generics.ListAPIView):
+class MovementListCreateView(AuditedReadMixin, generics.ListAPIView):
     allowed_roles = {"GET": READ_REGISTER, "POST": PHARMACY}
+    read_audit_action = "register.movements.viewed"  # lines carry patient names and addresses
     serializer_class = MovementSerializer
     filterset_class = MovementFilter
 
@@ -100,6 +103,7 @@ class MovementListCreateView(generics.ListAPIView):
         return selectors.movements_for(self.request.user).select_related("paired_with").order_by("establishment_id", "number")
 
     @extend_schema(request=MovementCreateSerializer, responses={201: MovementSerializer})
+    @idempotent
     def post(self, request: Request) -> Response:
         data = MovementCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -132,11 +136,12 @@ class MovementListCreateView(generics.ListAPIView):
         return Response(MovementSerializer(movement).data, status=status.HTTP_201_CREATED)
 
 
-class MovementDetailView(generics.RetrieveAPIView):
+class MovementDetailView(AuditedReadMixin, generics.RetrieveAPIView):
     """A register line. PUT, PATCH and DELETE are not offered: 405 for everyone."""
 
     allowed_roles = {"GET": READ_REGISTER}
     serializer_class = MovementSerializer
+    read_detail_audit_action = "register.movement.viewed"
 
     def get_queryset(self) -> Any:
         return selectors.movements_for(self.request.user).select_related("paired_with")
@@ -146,6 +151,7 @@ class MovementReverseView(APIView):
     allowed_roles = {"POST": frozenset({Role.PHARMACIST})}
 
     @extend_schema(request=ReverseSerializer, responses={201: MovementSerializer})
+    @idempotent
     def post(self, request: Request, pk: int) -> Response:
         data = ReverseSerializer(data=request.data)
         data.is_valid(raise_exception=True)

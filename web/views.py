@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from audit.models import AuditEvent
+from audit.reads import list_read_record
 from audit.services import audit_record
 from config.errors import DomainError
 from config.permissions import PHARMACY, READ_REGISTER, Role, has_role
@@ -210,6 +211,9 @@ def register(request: HttpRequest) -> HttpResponse:
                 "product": str(data["product"].pk) if data.get("product") else "",
             }
         )
+    # Register lines carry patient names: who looked at which lines is an audit event (issue 5).
+    list_read_record(actor=request.user, action="register.movements.viewed", objects=page.object_list,
+                     query={"via": "web", **request.GET.dict()})
     return render(
         request,
         "web/register.html",
@@ -221,6 +225,7 @@ def register(request: HttpRequest) -> HttpResponse:
 def movement(request: HttpRequest, pk: int) -> HttpResponse:
     """One register line with its hash and the hash it chains to."""
     line = get_object_or_404(selectors.movements_for(request.user).select_related("paired_with", "recorded_by"), pk=pk)
+    audit_record(action="register.movement.viewed", actor=request.user, establishment=line.establishment, obj=line)
     return _movement_page(request, line, ReverseForm())
 
 
