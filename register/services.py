@@ -16,6 +16,7 @@ from register.models import (
     Establishment,
     Location,
     Lot,
+    MonthlyClosing,
     Movement,
     Product,
     RegisterHead,
@@ -27,6 +28,10 @@ from register.models import (
 FUTURE_TOLERANCE = dt.timedelta(minutes=2)
 # A line whose operation happened longer ago than this is a late entry and must say why.
 LATE_ENTRY_AFTER = dt.timedelta(hours=getattr(settings, "LATE_ENTRY_HOURS", 24))
+
+# Reasons that still move a quarantined lot: its destruction, the correction of an earlier line,
+# and an inventory adjustment (the count records what is physically there, quarantined or not).
+QUARANTINE_EXEMPT_REASONS = frozenset({Movement.Reason.DESTRUCTION, Movement.Reason.REVERSAL, Movement.Reason.ADJUSTMENT})
 
 # Reasons a client may post directly to /movements/; the others come from their own workflow
 # (dispensations from a prescription, transfers, reversals, inventory, destruction).
@@ -145,10 +150,9 @@ def movement_record(
     location = location or default_location(lot.establishment)
     if location.establishment_id != lot.establishment_id:
         raise DomainError("location_mismatch", "The lot and the location belong to different establishments.")
-    if lot.quarantined_at is not None and reason not in (Movement.Reason.DESTRUCTION, Movement.Reason.REVERSAL):
-        raise DomainError(
-            "lot_quarantined", f"Lot {lot.batch_number} is in quarantine: its only possible exit is destruction."
-        )
+    quarantine_applies = reason not in QUARANTINE_EXEMPT_REASONS
+    if lot.quarantined_at is not None and quarantine_applies:
+        raise _quarantined(lot)
     if direction == Movement.Direction.ENTRY and reason == Movement.Reason.RECEIPT and lot.expires_on < occurred_at.date():
         raise DomainError("lot_expired", f"Lot {lot.batch_number} expired on {lot.expires_on.isoformat()}.")
     _check_narcotic(lot.product, timezone.localdate(occurred_at))
@@ -168,7 +172,13 @@ def movement_record(
             if head is None:
                 raise DomainError("register_missing", "This establishment has no register.")
             number, prev_hash = head
-            balance_after = _apply_balance(cursor, location=location, lot=lot, delta=delta)
+            if occurred_at < _month_start(now):
+                # A closed month's balance is frozen (R.5132-36): a late line dated inside it would
+                # silently falsify the closing. Checked under the lock, as closings take it too.
+                _check_month_open(lot, occurred_at)
+            balance_after = _apply_balance(
+                cursor, location=location, lot=lot, delta=delta, refuse_quarantined=quarantine_applies
+            )
 
         movement = Movement(
             # The object, not only its id: the API answer reads its code without another query.
@@ -238,11 +248,36 @@ def _insert_line_and_move_head(movement: Movement) -> None:
     movement._state.db = connection.alias
 
 
-def _apply_balance(cursor: Any, *, location: Location, lot: Lot, delta: int) -> int:
+def _quarantined(lot: Lot) -> DomainError:
+    return DomainError(
+        "lot_quarantined", f"Lot {lot.batch_number} is in quarantine: its only possible exit is destruction."
+    )
+
+
+def _month_start(moment: dt.datetime) -> dt.datetime:
+    local = timezone.localtime(moment)
+    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def _check_month_open(lot: Lot, occurred_at: dt.datetime) -> None:
+    month = _month_start(occurred_at).date()
+    if MonthlyClosing.objects.filter(establishment_id=lot.establishment_id, product_id=lot.product_id, month=month).exists():
+        raise DomainError(
+            "month_closed",
+            f"{month:%m/%Y} is closed for {lot.product.name}: its balance is frozen. Record the movement "
+            "with today's date and explain the delay in the note.",
+            fields={"occurred_at": ["In a closed month."]},
+        )
+
+
+def _apply_balance(cursor: Any, *, location: Location, lot: Lot, delta: int, refuse_quarantined: bool = False) -> int:
     """Apply ``delta`` to the (location, lot) balance and return the new balance.
 
     An exit only matches a row holding enough units, so the balance never goes negative; the
-    CHECK constraint on the table is the guarantee behind this message.
+    CHECK constraint on the table is the guarantee behind this message. An exit also re-reads
+    the lot's quarantine here, under the register lock that quarantining takes: a lot put in
+    quarantine while this request was on its way cannot slip out (the check before the lock
+    only gives the early, cheap answer).
     """
     if delta > 0:
         cursor.execute(
@@ -254,11 +289,15 @@ def _apply_balance(cursor: Any, *, location: Location, lot: Lot, delta: int) -> 
         return int(cursor.fetchone()[0])
     cursor.execute(
         "UPDATE register_stockbalance SET on_hand = on_hand + %s "
-        "WHERE location_id = %s AND lot_id = %s AND on_hand + %s >= 0 RETURNING on_hand",
-        [delta, location.pk, lot.pk, delta],
+        "WHERE location_id = %s AND lot_id = %s AND on_hand + %s >= 0 "
+        "AND NOT (%s AND EXISTS (SELECT 1 FROM register_lot WHERE id = %s AND quarantined_at IS NOT NULL)) "
+        "RETURNING on_hand",
+        [delta, location.pk, lot.pk, delta, refuse_quarantined, lot.pk],
     )
     row = cursor.fetchone()
     if row is None:
+        if refuse_quarantined and Lot.objects.filter(pk=lot.pk, quarantined_at__isnull=False).exists():
+            raise _quarantined(lot)
         on_hand = (
             StockBalance.objects.filter(location=location, lot=lot).values_list("on_hand", flat=True).first() or 0
         )
