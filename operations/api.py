@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.idempotency import idempotent
 from config.permissions import PHARMACY, READ_REGISTER, Role
 from operations import selectors, serializers, services
 from operations.models import InventoryCount
@@ -205,6 +206,7 @@ class TheftLossReportListCreateView(generics.ListAPIView):
         return queryset
 
     @extend_schema(request=serializers.TheftLossCreateSerializer, responses={201: serializers.TheftLossReportSerializer})
+    @idempotent
     def post(self, request: Request) -> Response:
         data = serializers.TheftLossCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -249,6 +251,7 @@ class TransferCreateView(APIView):
     allowed_roles = {"POST": PHARMACY}
 
     @extend_schema(request=serializers.TransferCreateSerializer, responses={201: serializers.TransferSerializer})
+    @idempotent
     def post(self, request: Request) -> Response:
         data = serializers.TransferCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -268,6 +271,7 @@ class TransferReverseView(APIView):
     allowed_roles = {"POST": PHARMACIST}
 
     @extend_schema(request=ReverseSerializer, responses={201: MovementSerializer(many=True)})
+    @idempotent
     def post(self, request: Request, pk: int) -> Response:
         data = ReverseSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -281,6 +285,7 @@ class AdministrationCreateView(APIView):
     allowed_roles = {"POST": NURSE_AND_PHARMACIST}
 
     @extend_schema(request=serializers.AdministrationCreateSerializer, responses={201: MovementSerializer})
+    @idempotent
     def post(self, request: Request) -> Response:
         data = serializers.AdministrationCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -299,6 +304,7 @@ class WardReturnListCreateView(generics.ListAPIView):
         return selectors.ward_returns_for(self.request.user)
 
     @extend_schema(request=serializers.WardReturnCreateSerializer, responses={201: serializers.WardReturnSerializer})
+    @idempotent
     def post(self, request: Request) -> Response:
         data = serializers.WardReturnCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)

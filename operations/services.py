@@ -418,6 +418,43 @@ def theft_loss_report_create(
     return report
 
 
+def direct_movement_record(
+    *,
+    actor: Any,
+    lot: Lot,
+    direction: str,
+    reason: str,
+    quantity: int,
+    location: Location | None = None,
+    counterparty: str = "",
+    occurred_at: dt.datetime | None = None,
+    note: str = "",
+    late_entry_reason: str = "",
+) -> Movement:
+    """A movement entered directly (receipt, return, supplier return, theft, loss).
+
+    A theft or a loss entered this way also opens its declaration report (R.5132-80), in the
+    same transaction, so no stolen or lost unit escapes the police / ARS / ANSM checklist and
+    the dashboard's list of incomplete reports.
+    """
+    with transaction.atomic():
+        movement = movement_record(
+            actor=actor, lot=lot, location=location, direction=direction, reason=reason, quantity=quantity,
+            counterparty=counterparty, occurred_at=occurred_at, note=note, late_entry_reason=late_entry_reason,
+        )
+        if reason in (Movement.Reason.THEFT, Movement.Reason.LOSS):
+            circumstances = note.strip() or counterparty.strip() or "Circonstances à préciser dans la déclaration."
+            report = TheftLossReport.objects.create(
+                establishment_id=lot.establishment_id, movement=movement, kind=reason, circumstances=circumstances,
+                discovered_at=movement.occurred_at, created_by=actor, created_at=movement.recorded_at,
+            )
+            audit_record(
+                action="operations.theft_loss.reported", actor=actor, establishment=lot.establishment, obj=report,
+                data={"kind": reason, "movement": movement.number, "quantity": quantity},
+            )
+    return movement
+
+
 def theft_loss_step_record(
     *, actor: Any, report: TheftLossReport, step: str, done_at: dt.datetime | None = None, reference: str = ""
 ) -> TheftLossReportStep:

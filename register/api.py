@@ -121,7 +121,9 @@ class MovementListCreateView(AuditedReadMixin, generics.ListAPIView):
             location = get_object_or_404(
                 selectors.locations_for(request.user), establishment_id=lot.establishment_id, code=values["location"]
             )
-        movement = services.movement_record(
+        from operations.services import direct_movement_record  # operations builds on register
+
+        movement = direct_movement_record(
             actor=request.user,
             lot=lot,
             location=location,

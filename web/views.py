@@ -22,6 +22,7 @@ from audit.reads import list_read_record
 from audit.services import audit_record
 from config.errors import DomainError
 from config.permissions import PHARMACY, READ_REGISTER, Role, has_role
+from operations.services import direct_movement_record
 from register import selectors, services
 from register.models import Movement
 from web import charts
@@ -154,7 +155,7 @@ def exit_(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         movement = _record(
             form,
-            lambda: services.movement_record(
+            lambda: direct_movement_record(
                 actor=request.user,
                 lot=data["lot"],
                 location=data["location"],

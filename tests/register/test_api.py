@@ -169,3 +169,16 @@ def test_schema_and_docs_are_served(client, demo):
     """The OpenAPI schema and the interactive docs answer 200."""
     assert client.get("/api/v1/schema/").status_code == 200
     assert client.get("/api/v1/docs/").status_code == 200
+
+
+def test_a_loss_posted_directly_opens_its_declaration_report(api, technician, lot_50):
+    """A theft or loss entered as a plain exit still gets its R.5132-80 checklist, incomplete."""
+    from operations.models import TheftLossReport
+
+    answer = _post_exit(api(technician), lot_50, 1, note="Ampoule brisée au déballage")
+    assert answer.status_code == 201
+    report = TheftLossReport.objects.get(movement_id=answer.json()["id"])
+    assert report.kind == "loss" and report.circumstances == "Ampoule brisée au déballage"
+    listing = api(technician).get("/api/v1/theft-loss-reports/", {"incomplete": 1}).json()
+    rows = listing["results"] if isinstance(listing, dict) else listing
+    assert report.pk in {row["id"] for row in rows}
