@@ -303,7 +303,7 @@ def _units(mg: Decimal, mg_per_unit: Decimal) -> int:
     return max(0, math.floor(mg / mg_per_unit))
 
 
-def _check_quantity(prescription: SecurePrescription, lot: Lot, quantity: int, today: dt.date) -> Decimal:
+def dispensation_quantity_check(prescription: SecurePrescription, lot: Lot, quantity: int, today: dt.date) -> Decimal:
     """R.5132-30, R.5132-33 and "nothing beyond what was prescribed"; returns the mg dispensed.
 
     Called under the prescription lock, so the dispensed totals it reads cannot change under it.
@@ -431,7 +431,7 @@ def dispensation_create(
                 f"({lot.product.concentration_mg_per_ml:.0f} mg/mL); the prescription is for {names}.",
                 fields={"lot": ["Not the prescribed product."]},
             )
-        mg = _check_quantity(prescription, lot, quantity, today)
+        mg = dispensation_quantity_check(prescription, lot, quantity, today)
         racemic_mg = mg * lot.product.substance.racemic_factor
         now = timezone.now()
         check = selectors.hepatotoxic_check(prescription, dispensing_racemic_mg=racemic_mg, now=now)

@@ -58,7 +58,7 @@ def remaining(prescription: SecurePrescription, product: Product) -> Remaining:
     probe = Lot(product=product)  # the check reads only the lot's product
     for _attempt in range(4):
         try:
-            services._check_quantity(prescription, probe, quantity, timezone.localdate())
+            services.dispensation_quantity_check(prescription, probe, quantity, timezone.localdate())
             break
         except DomainError as error:
             reason = error.code
