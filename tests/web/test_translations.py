@@ -44,3 +44,11 @@ def test_every_french_message_is_translated_and_compiled() -> None:
 def test_english_catalogue_is_compiled() -> None:
     """The English catalogue exists in compiled form (its texts are the source strings)."""
     assert (LOCALE / "en" / "LC_MESSAGES" / "django.mo").exists()
+
+
+def test_pages_are_french_even_for_an_english_browser(client, demo):
+    """Only the FR/EN switch changes the language, not the browser's Accept-Language."""
+    page = client.get("/login/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
+    assert "Se connecter" in page.content.decode()
+    client.cookies["django_language"] = "en"
+    assert "Log in" in client.get("/login/").content.decode()
