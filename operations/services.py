@@ -407,14 +407,20 @@ def theft_loss_report_create(
             late_entry_reason=late_entry_reason,
             audit_action="operations.theft_loss.line",
         )
-        report = TheftLossReport.objects.create(
-            establishment_id=lot.establishment_id, movement=movement, kind=kind, circumstances=circumstances,
-            discovered_at=movement.occurred_at, created_by=actor, created_at=movement.recorded_at,
-        )
-        audit_record(
-            action="operations.theft_loss.reported", actor=actor, establishment=lot.establishment, obj=report,
-            data={"kind": kind, "movement": movement.number, "quantity": quantity},
-        )
+        return _theft_loss_report_open(actor=actor, movement=movement, circumstances=circumstances)
+
+
+def _theft_loss_report_open(*, actor: Any, movement: Movement, circumstances: str) -> TheftLossReport:
+    """The declaration report of a theft or loss line, with its audit event (same transaction)."""
+    report = TheftLossReport.objects.create(
+        establishment_id=movement.establishment_id, movement=movement, kind=movement.reason,
+        circumstances=circumstances, discovered_at=movement.occurred_at, created_by=actor,
+        created_at=movement.recorded_at,
+    )
+    audit_record(
+        action="operations.theft_loss.reported", actor=actor, establishment=movement.establishment, obj=report,
+        data={"kind": movement.reason, "movement": movement.number, "quantity": movement.quantity},
+    )
     return report
 
 
@@ -444,14 +450,7 @@ def direct_movement_record(
         )
         if reason in (Movement.Reason.THEFT, Movement.Reason.LOSS):
             circumstances = note.strip() or counterparty.strip() or "Circonstances à préciser dans la déclaration."
-            report = TheftLossReport.objects.create(
-                establishment_id=lot.establishment_id, movement=movement, kind=reason, circumstances=circumstances,
-                discovered_at=movement.occurred_at, created_by=actor, created_at=movement.recorded_at,
-            )
-            audit_record(
-                action="operations.theft_loss.reported", actor=actor, establishment=lot.establishment, obj=report,
-                data={"kind": reason, "movement": movement.number, "quantity": quantity},
-            )
+            _theft_loss_report_open(actor=actor, movement=movement, circumstances=circumstances)
     return movement
 
 
