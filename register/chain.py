@@ -9,13 +9,22 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 GENESIS_HASH = "0" * 64
 
+# One encoder, built once: ``json.dumps`` with options builds a new encoder on every call, which
+# shows when a whole register is re-hashed. Same options, so the same bytes and the same hashes.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+# For payloads whose keys are already inserted in sorted order (``row_hash``): no sort needed.
+_CANONICAL_ORDERED = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_UTC = dt.UTC
+
 
 def _iso(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).isoformat(timespec="microseconds")
+    return value.astimezone(_UTC).isoformat(timespec="microseconds")
 
 
 def line_payload(
@@ -72,5 +81,166 @@ def line_payload(
 
 
 def hash_payload(payload: dict[str, Any]) -> str:
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    canonical = _CANONICAL.encode(payload)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+# The fields of a stored line that the chain covers, as read with ``.values(*CHAIN_FIELDS)``.
+CHAIN_FIELDS = (
+    "number",
+    "location_id",
+    "location__code",
+    "lot_id",
+    "lot__batch_number",
+    "lot__product_id",
+    "direction",
+    "reason",
+    "quantity",
+    "balance_after",
+    "counterparty",
+    "prescriber_name",
+    "prescriber_address",
+    "patient_name",
+    "patient_address",
+    "occurred_at",
+    "recorded_at",
+    "recorded_by_name",
+    "note",
+    "late_entry_reason",
+    "reverses__number",
+    "paired_with__number",
+    "prev_hash",
+    "hash",
+)
+
+
+def row_hash(establishment_code: str, row: Mapping[str, Any]) -> str:
+    """The hash of a stored line read with ``CHAIN_FIELDS``: ``hash_payload(line_payload(...))``.
+
+    The hot path of a verification (every line of the register): the payload is built with its
+    keys already in sorted order, so the encoder skips the sort; the bytes hashed are the same
+    (tests/register/test_ledger.py compares both ways on stored lines).
+    """
+    payload = {
+        "balance_after": row["balance_after"],
+        "batch": row["lot__batch_number"],
+        "counterparty": row["counterparty"],
+        "direction": row["direction"],
+        "establishment": establishment_code,
+        "late_entry_reason": row["late_entry_reason"],
+        "location": row["location__code"],
+        "lot": row["lot_id"],
+        "note": row["note"],
+        "number": row["number"],
+        "occurred_at": row["occurred_at"].astimezone(_UTC).isoformat(timespec="microseconds"),
+        "paired_with": row["paired_with__number"],
+        "patient_address": row["patient_address"],
+        "patient_name": row["patient_name"],
+        "prescriber_address": row["prescriber_address"],
+        "prescriber_name": row["prescriber_name"],
+        "prev_hash": row["prev_hash"],
+        "product": row["lot__product_id"],
+        "quantity": row["quantity"],
+        "reason": row["reason"],
+        "recorded_at": row["recorded_at"].astimezone(_UTC).isoformat(timespec="microseconds"),
+        "recorded_by": row["recorded_by_name"],
+        "reverses": row["reverses__number"],
+    }
+    return hashlib.sha256(_CANONICAL_ORDERED.encode(payload).encode("utf-8")).hexdigest()
+
+
+@dataclass
+class VerificationResult:
+    ok: bool
+    lines: int
+    head_hash: str
+    first_broken: int | None
+    problem: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "lines": self.lines,
+            "head_hash": self.head_hash,
+            "first_broken": self.first_broken,
+            "problem": self.problem,
+        }
+
+
+class ChainVerifier:
+    """The chain rule, line by line, for whoever reads the register in order-number order.
+
+    ``register_verify`` feeds it every line; the PDF export feeds it the lines it draws and the
+    ones around the period, so a register is read once. ``feed`` checks one line: its number
+    follows the previous one with no gap, its ``prev_hash`` is the previous line's hash, its
+    stored hash is the recomputed one, its balance is the running sum of the ledger for its
+    (location, lot). The first problem is kept; after it the chain proves nothing more, so
+    further lines are ignored. ``finish`` then compares the register head and the cached stock.
+    """
+
+    def __init__(self, establishment_code: str) -> None:
+        self.establishment_code = establishment_code
+        self.lines = 0
+        self.prev_hash = GENESIS_HASH
+        self.balances: dict[tuple[int, int], int] = {}
+        self.first_broken: int | None = None
+        self.problem = ""
+
+    @property
+    def broken(self) -> bool:
+        return bool(self.problem)
+
+    def feed(self, row: Mapping[str, Any]) -> str | None:
+        """Check the next line (read with ``CHAIN_FIELDS``); the problem found, if any."""
+        if self.problem:
+            return None
+        number = row["number"]
+        expected = self.lines + 1
+        problem = ""
+        if number != expected:
+            problem = f"order number {expected} is missing (found {number} next)"
+            number = expected
+        elif row["prev_hash"] != self.prev_hash:
+            problem = "previous-hash link broken"
+        else:
+            key = (row["location_id"], row["lot_id"])
+            running = self.balances.get(key, 0) + (row["quantity"] if row["direction"] == "entry" else -row["quantity"])
+            self.balances[key] = running
+            if row_hash(self.establishment_code, row) != row["hash"]:
+                problem = "content does not match its hash"
+            elif running != row["balance_after"] or running < 0:
+                problem = f"balance {row['balance_after']} differs from the ledger's {running}"
+        if problem:
+            self.first_broken = number
+            self.problem = f"line {number}: {problem}"
+            return self.problem
+        self.lines = number
+        self.prev_hash = row["hash"]
+        return None
+
+    def finish(
+        self,
+        *,
+        head: tuple[int, str] | None,
+        cached: Mapping[tuple[int, int], int] | None,
+    ) -> VerificationResult:
+        """The verdict, given the register head (last number, last hash) the lines were read up
+        to and the cached stock per (location, lot) at that same head (None: not compared)."""
+        if self.problem:
+            return VerificationResult(False, self.lines, self.prev_hash, self.first_broken, self.problem)
+        lines, prev_hash = self.lines, self.prev_hash
+        if head is not None and (head[0] != lines or head[1] != prev_hash):
+            return VerificationResult(
+                False, lines, prev_hash, lines + 1 if head[0] > lines else lines,
+                "the register head does not match the last line (a line is missing at the end)",
+            )
+        if cached is not None:
+            balances = self.balances
+            for key in sorted(set(cached) | set(balances)):
+                if cached.get(key, 0) != balances.get(key, 0):
+                    return VerificationResult(
+                        False, lines, prev_hash, None,
+                        f"cached stock of lot {key[1]} at location {key[0]} is {cached.get(key, 0)}, "
+                        f"the ledger says {balances.get(key, 0)}",
+                    )
+        return VerificationResult(True, lines, prev_hash, None)

@@ -34,6 +34,7 @@ from reportlab.pdfbase.pdfdoc import PDFDictionary, PDFName, PDFStream
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
+from register.chain import ChainVerifier, VerificationResult
 from register.export.lines import (
     REASON_LABELS,
     ExportScope,
@@ -42,7 +43,8 @@ from register.export.lines import (
     local,
     monthly_summary,
 )
-from register.selectors import VerificationResult, register_verify
+from register.models import RegisterHead
+from register.selectors import cached_balances, chain_rows
 
 PAGE_WIDTH, PAGE_HEIGHT = landscape(A4)
 MARGIN = 20.0
@@ -63,6 +65,8 @@ _ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
 PAGE_TOTAL_FORM = "registerPageTotal"
 PAGE_HEADER_FORM = "registerPageHeader"
 LINE_TOTAL_FORM = "registerLineTotal"
+VERIFICATION_FORM = "registerVerification"
+VERIFICATION_LINES = 3  # room kept on page 1 for the verification statement, in text lines
 
 
 def _register_fonts() -> None:
@@ -183,6 +187,18 @@ class _Encoder:
 
 
 Cell = tuple[tuple[str, ...], tuple[float, float, float] | None]  # wrapped lines, colour
+BLOCK_LEADING = 11.0
+
+
+@dataclass(frozen=True)
+class TextBlock:
+    """Text drawn at the end into room kept earlier (``RegisterPdfWriter.deferred_block``)."""
+
+    text: str
+    lines: int
+    size: float = 8
+    bold: bool = False
+    color: tuple[float, float, float] | None = None
 
 
 class _Table:
@@ -387,6 +403,37 @@ class RegisterPdfWriter:
         c.setFillGray(0)
         self.y -= 3
 
+    def deferred_block(self, form: str, *, lines: int) -> None:
+        """Keep room for ``lines`` lines of text that are only known at the end (drawn by
+        ``close(blocks=...)`` as the form XObject ``form``, the same trick as "page n / N")."""
+        self.end_table()
+        height = lines * BLOCK_LEADING + 3
+        self._ensure(height)
+        c = self.canvas
+        c.saveState()
+        c.translate(MARGIN, self.y)
+        c.doForm(form)
+        c.restoreState()
+        self.y -= height
+
+    def _define_block(self, form: str, block: TextBlock) -> None:
+        width = PAGE_WIDTH - 2 * MARGIN
+        font = FONT_BOLD if block.bold else FONT
+        size = block.size
+        lines = self._encoder(font, size).wrap(clean_text(block.text), width)
+        while len(lines) > block.lines and size > 5:
+            # A longer text than the room kept (it never is with our wording): smaller, not clipped.
+            size -= 0.5
+            lines = self._encoder(font, size).wrap(clean_text(block.text), width)
+        leading = min(BLOCK_LEADING, block.lines * BLOCK_LEADING / max(len(lines), 1))
+        c = self.canvas
+        c.beginForm(form, lowerx=0, lowery=-block.lines * BLOCK_LEADING - 3, upperx=width, uppery=0)
+        c.setFont(font, size)
+        c.setFillColorRGB(*(block.color or (0, 0, 0)))
+        for index, line in enumerate(lines):
+            c.drawString(0, -(index + 1) * leading + 1, line)
+        c.endForm()
+
     # -- tables --------------------------------------------------------------------------------
 
     def begin_table(self, columns: Sequence[Column]) -> None:
@@ -545,10 +592,12 @@ class RegisterPdfWriter:
 
     # -- end -----------------------------------------------------------------------------------
 
-    def close(self, *, forms: dict[str, str] | None = None) -> int:
+    def close(self, *, forms: dict[str, str] | None = None, blocks: dict[str, TextBlock] | None = None) -> int:
         """Finish the last page, define the deferred forms (page total...), write the file."""
         self.end_table()
         self._finish_page()
+        for name, block in (blocks or {}).items():
+            self._define_block(name, block)
         total_pages = self.page_number
         values = {PAGE_TOTAL_FORM: str(total_pages), **(forms or {})}
         c = self.canvas
@@ -662,21 +711,34 @@ def line_cells(row: dict[str, Any], writer: RegisterPdfWriter) -> list[Cell]:
     ]
 
 
-def _verification_paragraph(writer: RegisterPdfWriter, result: VerificationResult, checked_at: dt.datetime) -> None:
+def _verification_block(result: VerificationResult, checked_at: dt.datetime) -> TextBlock:
     when = _stamp(checked_at)
     if result.ok:
-        writer.paragraph(
+        return TextBlock(
             f"Chaîne vérifiée jusqu'à la ligne {result.lines} le {when} : numéros d'ordre sans trou, "
             f"empreintes et soldes recalculés conformes (empreinte de tête {result.head_hash}).",
+            VERIFICATION_LINES,
             color=GREEN,
         )
-    else:
-        writer.heading(
-            f"Chaîne ROMPUE à la ligne {result.first_broken} (vérification du {when}) : {clean_text(result.problem)}. "
-            "Les lignes à partir de celle-ci ne sont pas garanties intègres.",
-            size=9,
-            color=RED,
-        )
+    return TextBlock(
+        f"Chaîne ROMPUE à la ligne {result.first_broken} (vérification du {when}) : {clean_text(result.problem)}. "
+        "Les lignes à partir de celle-ci ne sont pas garanties intègres.",
+        VERIFICATION_LINES,
+        size=9,
+        bold=True,
+        color=RED,
+    )
+
+
+def _cached_at_snapshot(scope: ExportScope) -> dict[tuple[int, int], int] | None:
+    """The stock cache as it was at the export's register head, or None if lines were added since.
+
+    A line and its balance are committed together with the head: read after the cache, a head
+    still at the snapshot's number proves the cache read is the snapshot's.
+    """
+    cached = cached_balances(scope.establishment)
+    head = RegisterHead.objects.filter(establishment=scope.establishment).values_list("last_number", flat=True).first()
+    return cached if int(head or 0) == scope.upto_number else None
 
 
 def write_register_pdf(
@@ -687,10 +749,16 @@ def write_register_pdf(
     closings: Sequence[Any] = (),
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Write the register of ``scope`` as a PDF to ``out``; return the number of lines printed."""
+    """Write the register of ``scope`` as a PDF to ``out``; return the number of lines printed.
+
+    One pass over the register: the chain is verified (``ChainVerifier``, the rule of
+    ``register_verify``) from line 1 to the export's head while the period's lines are drawn.
+    Lines before and after the period are only read and verified (no display fields); the
+    statement on page 1 is a form XObject defined once the last line has been checked.
+    """
     establishment = scope.establishment
-    verification = register_verify(establishment)
-    checked_at = timezone.now()
+    verifier = ChainVerifier(establishment.code)
+    feed = verifier.feed
     writer = RegisterPdfWriter(
         out,
         establishment_name=establishment.name,
@@ -698,7 +766,7 @@ def write_register_pdf(
         period=scope.period_label(),
         edited=f"Édité le {_stamp(scope.generated_at)} par {clean_text(edited_by)} — {establishment.code}",
     )
-    _verification_paragraph(writer, verification, checked_at)
+    writer.deferred_block(VERIFICATION_FORM, lines=VERIFICATION_LINES)
     if scope.product is not None:
         writer.paragraph(f"Produit : {scope.product.name}")
     writer.paragraph(
@@ -706,20 +774,36 @@ def write_register_pdf(
         form=LINE_TOTAL_FORM,
     )
     writer.begin_table(LINE_COLUMNS)
+    bounds = scope.number_bounds()
+    first, last = bounds or (scope.upto_number + 1, scope.upto_number)
+    for row in chain_rows(establishment, first=1, last=first - 1) if first > 1 else ():
+        if feed(row):
+            break
     count = 0
-    for row in scope.iter_rows():
-        writer.row(line_cells(row, writer), last_line=(row["number"], row["hash"]))
-        count += 1
-        if progress is not None and count % 500 == 0:
-            progress(500)
+    for row in scope.iter_span_rows(first, last) if bounds else ():
+        feed(row)  # a no-op once the chain is found broken: the lines are still all printed
+        if row["in_period"]:
+            writer.row(line_cells(row, writer), last_line=(row["number"], row["hash"]))
+            count += 1
+            if progress is not None and count % 500 == 0:
+                progress(500)
     if progress is not None:
         progress(count % 500)
+    if last < scope.upto_number and not verifier.broken:
+        for row in chain_rows(establishment, first=last + 1, last=scope.upto_number):
+            if feed(row):
+                break
+    verification = verifier.finish(
+        head=(scope.upto_number, scope.upto_hash),
+        cached=None if verifier.broken else _cached_at_snapshot(scope),
+    )
+    checked_at = timezone.now()
     if count == 0:
         writer.end_table()
         writer.paragraph("Aucune ligne dans cette période.")
     _write_summary(writer, monthly_summary(scope), closings)
     _write_closings(writer, closings)
-    writer.close(forms={LINE_TOTAL_FORM: str(count)})
+    writer.close(forms={LINE_TOTAL_FORM: str(count)}, blocks={VERIFICATION_FORM: _verification_block(verification, checked_at)})
     return count
 
 
