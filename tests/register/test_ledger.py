@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from config.errors import DomainError, InvalidInput
 from register import services
-from register.chain import GENESIS_HASH
+from register.chain import CHAIN_FIELDS, GENESIS_HASH, ChainVerifier, hash_payload, row_hash
 from register.models import Movement, RegisterHead, StockBalance
 from register.selectors import register_verify
 from tests.conftest import tamper_as_superuser
@@ -142,6 +142,33 @@ def test_verification_names_the_line_a_superuser_tampered_with(pharmacist, demo,
     result = register_verify(demo["DEMO"])
     assert not result.ok
     assert result.first_broken == target.number
+
+
+def test_the_fast_row_hash_is_the_stored_hash(pharmacist, demo, make_lot):
+    """``row_hash`` (verification's hot path) hashes the same bytes as the writer's payload."""
+    lot = make_lot(units=10)
+    _exit(pharmacist, lot, 2, note="Ampoule cassée « 50 mg » — ½ \"quoted\"\nligne 2")
+    lines = list(Movement.objects.filter(establishment=demo["DEMO"]).order_by("number").values(*CHAIN_FIELDS))
+    assert len(lines) >= 2
+    for row, movement in zip(lines, Movement.objects.filter(establishment=demo["DEMO"]).order_by("number"),
+                             strict=True):
+        assert row_hash(demo["DEMO"].code, row) == row["hash"]
+        assert hash_payload(services.movement_payload(movement, establishment_code=demo["DEMO"].code)) == row["hash"]
+
+
+def test_the_chain_verifier_names_the_first_broken_line_and_ignores_the_rest(pharmacist, demo, make_lot):
+    """``ChainVerifier.feed`` reports the first problem only; ``finish`` repeats it."""
+    lot = make_lot(units=10)
+    target = _exit(pharmacist, lot, 2)
+    _exit(pharmacist, lot, 1)
+    rows = list(Movement.objects.filter(establishment=demo["DEMO"]).order_by("number").values(*CHAIN_FIELDS))
+    rows[target.number - 1] = {**rows[target.number - 1], "quantity": 3}
+    verifier = ChainVerifier(demo["DEMO"].code)
+    problems = [verifier.feed(row) for row in rows]
+    assert [problem is not None for problem in problems].count(True) == 1
+    assert problems[target.number - 1] == f"line {target.number}: content does not match its hash"
+    result = verifier.finish(head=None, cached=None)
+    assert not result.ok and result.first_broken == target.number and result.lines == target.number - 1
 
 
 def test_verification_finds_a_deleted_line(pharmacist, demo, make_lot):
