@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import CharField, F, Func, QuerySet
 
 from register.chain import CHAIN_FIELDS, ChainVerifier, VerificationResult
 from register.models import Establishment, Location, Lot, Movement, Product, RegisterHead, StockBalance
@@ -69,6 +69,20 @@ def movements_of(
     return queryset.order_by("number")
 
 
+def _utc_iso(field: str) -> Func:
+    # What ``register.chain._iso`` writes (``2024-01-01T08:07:00.000000+00:00``), by PostgreSQL.
+    return Func(
+        F(field),
+        template="to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')",
+        output_field=CharField(),
+    )
+
+
+def chain_annotations() -> dict[str, Func]:
+    """The annotations ``CHAIN_FIELDS`` reads besides model fields (timestamps as hashed)."""
+    return {"occurred_iso": _utc_iso("occurred_at"), "recorded_iso": _utc_iso("recorded_at")}
+
+
 def chain_rows(
     establishment: Establishment, *, first: int = 1, last: int | None = None
 ) -> Iterator[dict[str, Any]]:
@@ -79,7 +93,7 @@ def chain_rows(
     queryset = Movement.objects.filter(establishment=establishment, number__gte=first)
     if last is not None:
         queryset = queryset.filter(number__lte=last)
-    return queryset.order_by("number").values(*CHAIN_FIELDS).iterator(chunk_size=5000)
+    return queryset.order_by("number").annotate(**chain_annotations()).values(*CHAIN_FIELDS).iterator(chunk_size=5000)
 
 
 def cached_balances(establishment: Establishment) -> dict[tuple[int, int], int]:

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from register.chain import GENESIS_HASH
 from register.models import Establishment, Movement, Product, RegisterHead
-from register.selectors import movements_of
+from register.selectors import chain_annotations, movements_of
 
 CHUNK_SIZE = 2000
 
@@ -53,6 +53,14 @@ LINE_FIELDS = (
     "location_id",
     "lot_id",
     "lot__product_id",
+)
+
+# The PDF's rows: the timestamps come as text written by PostgreSQL (what the chain hashes),
+# parsed only for display (``datetime.fromisoformat``, in C), never through the driver's loader.
+PDF_FIELDS = (
+    *(name for name in LINE_FIELDS if name not in ("occurred_at", "recorded_at")),
+    "occurred_iso",
+    "recorded_iso",
 )
 
 REASON_LABELS: dict[str, str] = {str(value): str(label) for value, label in Movement.Reason.choices}
@@ -154,7 +162,11 @@ class ExportScope:
             if self.product is not None:
                 condition &= Q(lot__product=self.product)
             in_period = ExpressionWrapper(condition, output_field=BooleanField())
-        return span.annotate(in_period=in_period).values(*LINE_FIELDS, "in_period").iterator(chunk_size=CHUNK_SIZE)
+        return (
+            span.annotate(in_period=in_period, **chain_annotations())
+            .values(*PDF_FIELDS, "in_period")
+            .iterator(chunk_size=CHUNK_SIZE)
+        )
 
     def period_label(self) -> str:
         start = f"du {self.date_from:%d/%m/%Y}" if self.date_from else "depuis la première ligne"

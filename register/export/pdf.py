@@ -669,7 +669,7 @@ def line_cells(row: dict[str, Any], writer: RegisterPdfWriter) -> list[Cell]:
     """
     assert writer.table is not None
     wrap, inner = writer.text.wrap, writer.table.inner
-    occurred = local(row["occurred_at"], writer.tz)
+    occurred = dt.datetime.fromisoformat(row["occurred_iso"]).astimezone(writer.tz)
     number = str(row["number"])
     quantity = (str(row["quantity"]),)
     entry = row["direction"] == "entry"
@@ -693,7 +693,7 @@ def line_cells(row: dict[str, Any], writer: RegisterPdfWriter) -> list[Cell]:
     color = None
     if late:
         # Issue 9 §4: a backdated line is flagged, in red, with its reason and when it was typed.
-        remarks.insert(0, f"SAISIE TARDIVE (saisie le {_stamp(row['recorded_at'])}) : {late}")
+        remarks.insert(0, f"SAISIE TARDIVE (saisie le {_stamp(dt.datetime.fromisoformat(row['recorded_iso']))}) : {late}")
         color = RED
     return [
         ((number,) if len(number) <= 7 else wrap(number, inner[0]), None),

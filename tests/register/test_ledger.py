@@ -11,9 +11,9 @@ from django.utils import timezone
 
 from config.errors import DomainError, InvalidInput
 from register import services
-from register.chain import CHAIN_FIELDS, GENESIS_HASH, ChainVerifier, hash_payload, row_hash
+from register.chain import GENESIS_HASH, ChainVerifier, hash_payload, row_hash
 from register.models import Movement, RegisterHead, StockBalance
-from register.selectors import register_verify
+from register.selectors import chain_rows, register_verify
 from tests.conftest import tamper_as_superuser
 
 
@@ -148,7 +148,7 @@ def test_the_fast_row_hash_is_the_stored_hash(pharmacist, demo, make_lot):
     """``row_hash`` (verification's hot path) hashes the same bytes as the writer's payload."""
     lot = make_lot(units=10)
     _exit(pharmacist, lot, 2, note="Ampoule cassée « 50 mg » — ½ \"quoted\"\nligne 2")
-    lines = list(Movement.objects.filter(establishment=demo["DEMO"]).order_by("number").values(*CHAIN_FIELDS))
+    lines = list(chain_rows(demo["DEMO"]))
     assert len(lines) >= 2
     for row, movement in zip(lines, Movement.objects.filter(establishment=demo["DEMO"]).order_by("number"),
                              strict=True):
@@ -161,7 +161,7 @@ def test_the_chain_verifier_names_the_first_broken_line_and_ignores_the_rest(pha
     lot = make_lot(units=10)
     target = _exit(pharmacist, lot, 2)
     _exit(pharmacist, lot, 1)
-    rows = list(Movement.objects.filter(establishment=demo["DEMO"]).order_by("number").values(*CHAIN_FIELDS))
+    rows = list(chain_rows(demo["DEMO"]))
     rows[target.number - 1] = {**rows[target.number - 1], "quantity": 3}
     verifier = ChainVerifier(demo["DEMO"].code)
     problems = [verifier.feed(row) for row in rows]
