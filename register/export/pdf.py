@@ -261,6 +261,8 @@ class RegisterPdfWriter:
         self.header_bottom = 0.0
         self.tz = timezone.get_current_timezone()
         self._tables = 0
+        # Wrapped text cells of register lines by their stored values (see ``line_cells``).
+        self.cell_cache: dict[tuple[Any, ...], Any] = {}
         self._define_page_header()
         self._start_page()
 
@@ -665,20 +667,46 @@ def line_cells(row: dict[str, Any], writer: RegisterPdfWriter) -> list[Cell]:
     """The printed cells of one register line (R.5132-36: date, designation, quantity in units...).
 
     Numbers, dates and quantities are laid out directly (they always fit their column); text
-    goes through the writer's cached word wrap.
+    cells are cleaned and wrapped once per distinct stored value (``writer.cell_cache``): the
+    same product, supplier, prescriber and patient recur on many lines.
     """
     assert writer.table is not None
-    wrap, inner = writer.text.wrap, writer.table.inner
+    wrap, inner, cache = writer.text.wrap, writer.table.inner, writer.cell_cache
+    if len(cache) > _CACHE_LIMIT:
+        cache.clear()
     occurred = dt.datetime.fromisoformat(row["occurred_iso"]).astimezone(writer.tz)
     number = str(row["number"])
     quantity = (str(row["quantity"]),)
     entry = row["direction"] == "entry"
-    designation = (
-        f"{clean_text(row['lot__product__name'])}\nlot {clean_text(row['lot__batch_number'])} · "
-        f"{clean_text(row['location__name'])}"
-    )
-    prescriber = "\n".join(part for part in (clean_text(row["prescriber_name"]), clean_text(row["prescriber_address"])) if part)
-    patient = "\n".join(part for part in (clean_text(row["patient_name"]), clean_text(row["patient_address"])) if part)
+    key: tuple[Any, ...] = (2, row["lot__product__name"], row["lot__batch_number"], row["location__name"])
+    designation = cache.get(key)
+    if designation is None:
+        designation = cache[key] = wrap(
+            f"{clean_text(row['lot__product__name'])}\nlot {clean_text(row['lot__batch_number'])} · "
+            f"{clean_text(row['location__name'])}",
+            inner[2],
+        )
+    key = (6, row["reason"], row["counterparty"])
+    reason_counterparty = cache.get(key)
+    if reason_counterparty is None:
+        reason_counterparty = cache[key] = (
+            wrap(REASON_LABELS.get(row["reason"], clean_text(row["reason"])), inner[6]),
+            wrap(clean_text(row["counterparty"]), inner[7]),
+        )
+    key = (8, row["prescriber_name"], row["prescriber_address"])
+    prescriber = cache.get(key)
+    if prescriber is None:
+        text = "\n".join(part for part in (clean_text(row["prescriber_name"]), clean_text(row["prescriber_address"])) if part)
+        prescriber = cache[key] = wrap(text, inner[8])
+    key = (9, row["patient_name"], row["patient_address"])
+    patient = cache.get(key)
+    if patient is None:
+        text = "\n".join(part for part in (clean_text(row["patient_name"]), clean_text(row["patient_address"])) if part)
+        patient = cache[key] = wrap(text, inner[9])
+    key = (10, row["recorded_by_name"])
+    recorded_by = cache.get(key)
+    if recorded_by is None:
+        recorded_by = cache[key] = wrap(clean_text(row["recorded_by_name"]), inner[10])
     remarks: list[str] = []
     if row["reverses__number"]:
         remarks.append(f"Annule la ligne n° {row['reverses__number']}.")
@@ -698,16 +726,16 @@ def line_cells(row: dict[str, Any], writer: RegisterPdfWriter) -> list[Cell]:
     return [
         ((number,) if len(number) <= 7 else wrap(number, inner[0]), None),
         ((f"{occurred.day:02d}/{occurred.month:02d}/{occurred.year:04d}", f"{occurred.hour:02d}:{occurred.minute:02d}"), None),
-        (wrap(designation, inner[2]), None),
+        (designation, None),
         (quantity if entry else (), None),
         (() if entry else quantity, None),
         ((str(row["balance_after"]),), None),
-        (wrap(REASON_LABELS.get(row["reason"], clean_text(row["reason"])), inner[6]), None),
-        (wrap(clean_text(row["counterparty"]), inner[7]), None),
-        (wrap(prescriber, inner[8]), None),
-        (wrap(patient, inner[9]), None),
-        (wrap(clean_text(row["recorded_by_name"]), inner[10]), None),
-        (wrap("\n".join(remarks), inner[11]), color),
+        (reason_counterparty[0], None),
+        (reason_counterparty[1], None),
+        (prescriber, None),
+        (patient, None),
+        (recorded_by, None),
+        (wrap("\n".join(remarks), inner[11]) if remarks else (), color),
     ]
 
 
