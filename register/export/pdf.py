@@ -95,6 +95,8 @@ class _Encoder:
         self._runs: dict[str, tuple[tuple[tuple[str, str], ...], float]] = {}
         self._wraps: dict[tuple[str, float], tuple[str, ...]] = {}
         self._blocks: dict[tuple[str, ...], tuple[str, str, str]] = {}
+        # Whole cells' operators by (column's Tm prefix, text lines, font in use before).
+        self.fragments: dict[tuple[str, tuple[str, ...], str], tuple[str, str]] = {}
         # Printable ASCII is assigned first, to itself, in the font's first subset: any ASCII
         # string (numbers, dates, hashes, most names) is then shown as is, without splitting.
         subset, _ = self.font.splitString("".join(map(chr, range(32, 127))), self.doc)[0]
@@ -140,6 +142,21 @@ class _Encoder:
                     ops.append(show)
             hit = self._blocks[lines] = (first or self.ascii_font, " ".join(ops), current or self.ascii_font)
         return hit
+
+    def fragment(
+        self, place: str, right_edge: float | None, lines: tuple[str, ...], current: str
+    ) -> tuple[str, str]:
+        """A whole cell's operators in row coordinates (first baseline at y = 0), given the font
+        in use before it: (operators, font in use after it). Cached by the caller."""
+        first_font, body, last_font = self.block(lines)
+        if right_edge is None:
+            ops = [f"{place} 0 Tm"]
+        else:
+            ops = [f"1 0 0 1 {right_edge - self.run(lines[0])[1]:.2f} 0 Tm"]
+        if first_font != current:
+            ops.append(f"{first_font} {self.size} Tf")
+        ops.append(body)
+        return " ".join(ops), last_font
 
     def wrap(self, text: str, width: float) -> tuple[str, ...]:
         """Greedy word wrap into ``width`` points; a word longer than a line is cut."""
@@ -536,14 +553,18 @@ class RegisterPdfWriter:
         ops: list[str] = []
         if shade:
             ops.append(f"q {shade} g {table.left:.2f} {self.y - height:.2f} {table.width:.2f} {height:.2f} re f Q")
-        ops.append(f"BT 0 g {LEADING} TL")
+        # The row's text is drawn in coordinates translated to its first baseline (one ``cm``):
+        # a cell's operators then do not depend on where the row falls on the page, so the
+        # operators of a whole cell are cached (the same product, supplier, name recur a lot).
+        ops.append(f"q 1 0 0 1 0 {self.y - PAD - SIZE + 0.4:.2f} cm BT 0 g {LEADING} TL")
         append = ops.append
         run = encoder.run
         size = encoder.size
+        fragments = encoder.fragments
+        if len(fragments) > _CACHE_LIMIT:
+            fragments.clear()
         current = ""
         count = round((height - 2 * PAD) / LEADING)
-        top = self.y - PAD - SIZE + 0.4
-        first = f" {top:.2f} Tm"
         whole = start == 0 and not continued
         for index, ((lines, color), (left, right_edge), place) in enumerate(
             zip(cells, table.anchors, table.places, strict=True)
@@ -552,15 +573,15 @@ class RegisterPdfWriter:
                 continue
             if color is not None:
                 append(f"{color[0]} {color[1]} {color[2]} rg")
-            if whole and right_edge is None and len(lines) <= count:
-                # The common case: a whole left-aligned cell is one cached block of text lines
-                # separated by T* (next line, at the leading set by TL), placed by one Tm.
-                first_font, body, last_font = encoder.block(lines)
-                append(place + first)
-                if first_font != current:
-                    append(f"{first_font} {size} Tf")
-                append(body)
-                current = last_font
+            if whole and len(lines) <= count and (right_edge is None or len(lines) == 1):
+                # The common case: a whole cell is one cached fragment: a Tm, the font if it
+                # changes, and its text lines separated by T* (next line, at the leading set by TL).
+                key = (place, lines, current)
+                hit = fragments.get(key)
+                if hit is None:
+                    hit = fragments[key] = encoder.fragment(place, right_edge, lines, current)
+                append(hit[0])
+                current = hit[1]
             else:
                 shown = ("(suite)",) if continued and index == 0 else lines[start : start + count]
                 for offset, line in enumerate(shown):
@@ -568,7 +589,7 @@ class RegisterPdfWriter:
                         continue
                     parts, width = run(line)
                     x = left if right_edge is None else f"{right_edge - width:.2f}"
-                    append(f"1 0 0 1 {x} {top - offset * LEADING:.2f} Tm")
+                    append(f"1 0 0 1 {x} {-offset * LEADING:.2f} Tm")
                     for name, show in parts:
                         if name != current:
                             append(f"{name} {size} Tf")
@@ -576,7 +597,7 @@ class RegisterPdfWriter:
                         append(show)
             if color is not None:
                 append("0 g")
-        append("ET")
+        append("ET Q")
         self.canvas.addLiteral(" ".join(ops))
 
     def cells(self, values: Iterable[str | tuple[str, tuple[float, float, float] | None]]) -> list[Cell]:
