@@ -82,6 +82,8 @@ class Column:
     label: str
     width: float
     align: str = "left"  # or "right" for quantities
+    # Text that differs on (nearly) every row (order number, date): drawn directly, not cached.
+    unique: bool = False
 
 
 class _Encoder:
@@ -228,6 +230,7 @@ class _Table:
         # right-aligned quantities (their x depends on the text's width).
         self.anchors: list[tuple[str, float | None]] = []
         self.places: list[str] = []  # "1 0 0 1 x": the start of a Tm operator for the column
+        self.unique = [column.unique for column in columns]
         self.inner: list[float] = []
         x = left
         for column in columns:
@@ -566,14 +569,27 @@ class RegisterPdfWriter:
         current = ""
         count = round((height - 2 * PAD) / LEADING)
         whole = start == 0 and not continued
-        for index, ((lines, color), (left, right_edge), place) in enumerate(
-            zip(cells, table.anchors, table.places, strict=True)
+        ascii_font = encoder.ascii_font
+        text_width = encoder.width
+        for index, ((lines, color), (left, right_edge), place, unique) in enumerate(
+            zip(cells, table.anchors, table.places, table.unique, strict=True)
         ):
             if not lines or lines == ("",):
                 continue
             if color is not None:
                 append(f"{color[0]} {color[1]} {color[2]} rg")
-            if whole and len(lines) <= count and (right_edge is None or len(lines) == 1):
+            if (unique and whole and len(lines) <= count and (right_edge is None or len(lines) == 1)
+                    and all(map(str.isascii, lines))):
+                # A number or a date: ASCII, new on every row; caching it would only churn the caches.
+                if right_edge is None:
+                    append(f"{place} 0 Tm")
+                else:
+                    append(f"1 0 0 1 {right_edge - text_width(lines[0]):.2f} 0 Tm")
+                if current != ascii_font:
+                    append(f"{ascii_font} {size} Tf")
+                    current = ascii_font
+                append(" T* ".join(f"({escapePDF(line)}) Tj" for line in lines))
+            elif whole and len(lines) <= count and (right_edge is None or len(lines) == 1):
                 # The common case: a whole cell is one cached fragment: a Tm, the font if it
                 # changes, and its text lines separated by T* (next line, at the leading set by TL).
                 key = (place, lines, current)
@@ -634,8 +650,8 @@ class RegisterPdfWriter:
 
 
 LINE_COLUMNS = (
-    Column("N°\nd'ordre", 32, "right"),
-    Column("Date, heure de l'opération", 44),
+    Column("N°\nd'ordre", 32, "right", unique=True),
+    Column("Date, heure de l'opération", 44, unique=True),
     Column("Désignation (produit, lot, emplacement)", 146),
     Column("Entrée\n(unités)", 34, "right"),
     Column("Sortie\n(unités)", 34, "right"),
