@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import CharField, F, Func, QuerySet
 
-from register.chain import GENESIS_HASH, hash_payload, line_payload
+from register.chain import CHAIN_FIELDS, ChainVerifier, VerificationResult
 from register.models import Establishment, Location, Lot, Movement, Product, RegisterHead, StockBalance
 
 
@@ -70,138 +69,54 @@ def movements_of(
     return queryset.order_by("number")
 
 
-@dataclass
-class VerificationResult:
-    ok: bool
-    lines: int
-    head_hash: str
-    first_broken: int | None
-    problem: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "lines": self.lines,
-            "head_hash": self.head_hash,
-            "first_broken": self.first_broken,
-            "problem": self.problem,
-        }
-
-
-_VERIFY_FIELDS = (
-    "number",
-    "location_id",
-    "location__code",
-    "lot_id",
-    "lot__batch_number",
-    "lot__product_id",
-    "direction",
-    "reason",
-    "quantity",
-    "balance_after",
-    "counterparty",
-    "prescriber_name",
-    "prescriber_address",
-    "patient_name",
-    "patient_address",
-    "occurred_at",
-    "recorded_at",
-    "recorded_by_name",
-    "note",
-    "late_entry_reason",
-    "reverses__number",
-    "paired_with__number",
-    "prev_hash",
-    "hash",
-)
-
-
-def _iter_lines(establishment: Establishment) -> Iterator[dict[str, Any]]:
-    # A server-side cursor in chunks: memory stays flat whatever the register's length.
-    return (
-        Movement.objects.filter(establishment=establishment)
-        .order_by("number")
-        .values(*_VERIFY_FIELDS)
-        .iterator(chunk_size=5000)
+def _utc_iso(field: str) -> Func:
+    # What ``register.chain._iso`` writes (``2024-01-01T08:07:00.000000+00:00``), by PostgreSQL.
+    return Func(
+        F(field),
+        template="to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')",
+        output_field=CharField(),
     )
 
 
-def register_verify(establishment: Establishment) -> VerificationResult:
-    """Recompute the chain, the order numbers and the running balances; name the first broken line.
+def chain_annotations() -> dict[str, Func]:
+    """The annotations ``CHAIN_FIELDS`` reads besides model fields (timestamps as hashed)."""
+    return {"occurred_iso": _utc_iso("occurred_at"), "recorded_iso": _utc_iso("recorded_at")}
 
-    Checks, line by line: numbers 1..N with no gap, ``prev_hash`` equals the previous line's hash,
-    the stored hash equals the recomputed one, the balance equals the running sum of the ledger.
-    Then the cached balances must equal the ledger's, and the head must point at the last line.
+
+def chain_rows(
+    establishment: Establishment, *, first: int = 1, last: int | None = None
+) -> Iterator[dict[str, Any]]:
+    """Lines ``first``..``last`` (all by default) with the fields the chain covers, in order.
+
+    A server-side cursor in chunks: memory stays flat whatever the register's length.
     """
-    expected_number = 1
-    prev_hash = GENESIS_HASH
-    balances: dict[tuple[int, int], int] = {}
-    lines = 0
-    for row in _iter_lines(establishment):
-        number = row["number"]
-        problem = ""
-        if number != expected_number:
-            problem = f"order number {expected_number} is missing (found {number} next)"
-            number = expected_number
-        elif row["prev_hash"] != prev_hash:
-            problem = "previous-hash link broken"
-        else:
-            payload = line_payload(
-                establishment_code=establishment.code,
-                number=number,
-                location_code=row["location__code"],
-                lot_id=row["lot_id"],
-                batch_number=row["lot__batch_number"],
-                product_id=row["lot__product_id"],
-                direction=row["direction"],
-                reason=row["reason"],
-                quantity=row["quantity"],
-                balance_after=row["balance_after"],
-                counterparty=row["counterparty"],
-                prescriber_name=row["prescriber_name"],
-                prescriber_address=row["prescriber_address"],
-                patient_name=row["patient_name"],
-                patient_address=row["patient_address"],
-                occurred_at=row["occurred_at"],
-                recorded_at=row["recorded_at"],
-                recorded_by_name=row["recorded_by_name"],
-                note=row["note"],
-                late_entry_reason=row["late_entry_reason"],
-                reverses_number=row["reverses__number"],
-                paired_with_number=row["paired_with__number"],
-                prev_hash=row["prev_hash"],
-            )
-            key = (row["location_id"], row["lot_id"])
-            signed = row["quantity"] if row["direction"] == Movement.Direction.ENTRY else -row["quantity"]
-            running = balances.get(key, 0) + signed
-            balances[key] = running
-            if hash_payload(payload) != row["hash"]:
-                problem = "content does not match its hash"
-            elif running != row["balance_after"] or running < 0:
-                problem = f"balance {row['balance_after']} differs from the ledger's {running}"
-        if problem:
-            return VerificationResult(False, lines, prev_hash, number, f"line {number}: {problem}")
-        lines += 1
-        prev_hash = row["hash"]
-        expected_number += 1
+    queryset = Movement.objects.filter(establishment=establishment, number__gte=first)
+    if last is not None:
+        queryset = queryset.filter(number__lte=last)
+    return queryset.order_by("number").annotate(**chain_annotations()).values(*CHAIN_FIELDS).iterator(chunk_size=5000)
 
-    head = RegisterHead.objects.filter(establishment=establishment).first()
-    if head is not None and (head.last_number != lines or head.last_hash != prev_hash):
-        return VerificationResult(
-            False, lines, prev_hash, lines + 1 if head.last_number > lines else lines,
-            "the register head does not match the last line (a line is missing at the end)",
-        )
-    cached = {
+
+def cached_balances(establishment: Establishment) -> dict[tuple[int, int], int]:
+    """The stock cache, (location id, lot id) -> units on hand."""
+    return {
         (location_id, lot_id): on_hand
         for location_id, lot_id, on_hand in StockBalance.objects.filter(
             location__establishment=establishment
         ).values_list("location_id", "lot_id", "on_hand")
     }
-    for key in set(cached) | set(balances):
-        if cached.get(key, 0) != balances.get(key, 0):
-            return VerificationResult(
-                False, lines, prev_hash, None,
-                f"cached stock of lot {key[1]} at location {key[0]} is {cached.get(key, 0)}, "
-                f"the ledger says {balances.get(key, 0)}",
-            )
-    return VerificationResult(True, lines, prev_hash, None)
+
+
+def register_verify(establishment: Establishment) -> VerificationResult:
+    """Recompute the chain, the order numbers and the running balances; name the first broken line.
+
+    Checks, line by line (``register.chain.ChainVerifier``): numbers 1..N with no gap,
+    ``prev_hash`` equals the previous line's hash, the stored hash equals the recomputed one, the
+    balance equals the running sum of the ledger. Then the cached balances must equal the
+    ledger's, and the head must point at the last line.
+    """
+    verifier = ChainVerifier(establishment.code)
+    for row in chain_rows(establishment):
+        if verifier.feed(row):
+            return verifier.finish(head=None, cached=None)
+    head = RegisterHead.objects.filter(establishment=establishment).values_list("last_number", "last_hash").first()
+    return verifier.finish(head=head, cached=cached_balances(establishment))

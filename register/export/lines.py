@@ -14,12 +14,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Max, Min, Q, Sum
+from django.db.models import BooleanField, ExpressionWrapper, Max, Min, Q, Sum, Value
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
+from register.chain import GENESIS_HASH
 from register.models import Establishment, Movement, Product, RegisterHead
-from register.selectors import movements_of
+from register.selectors import chain_annotations, movements_of
 
 CHUNK_SIZE = 2000
 
@@ -48,6 +49,18 @@ LINE_FIELDS = (
     "paired_with__number",
     "prev_hash",
     "hash",
+    # Read for the chain verification done while drawing (register.chain.CHAIN_FIELDS).
+    "location_id",
+    "lot_id",
+    "lot__product_id",
+)
+
+# The PDF's rows: the timestamps come as text written by PostgreSQL (what the chain hashes),
+# parsed only for display (``datetime.fromisoformat``, in C), never through the driver's loader.
+PDF_FIELDS = (
+    *(name for name in LINE_FIELDS if name not in ("occurred_at", "recorded_at")),
+    "occurred_iso",
+    "recorded_iso",
 )
 
 REASON_LABELS: dict[str, str] = {str(value): str(label) for value, label in Movement.Reason.choices}
@@ -92,6 +105,7 @@ class ExportScope:
     # The register head when the export started: lines appended meanwhile are left out, so the
     # lines, the summary and the page hashes describe one and the same state of the register.
     upto_number: int = 0
+    upto_hash: str = ""
     generated_at: dt.datetime = field(default_factory=timezone.now)
 
     @classmethod
@@ -103,8 +117,9 @@ class ExportScope:
         date_to: dt.date | None = None,
         product: Product | None = None,
     ) -> ExportScope:
-        head = RegisterHead.objects.filter(establishment=establishment).values_list("last_number", flat=True).first()
-        return cls(establishment, date_from, date_to, product, upto_number=int(head or 0))
+        head = RegisterHead.objects.filter(establishment=establishment).values_list("last_number", "last_hash").first()
+        number, digest = head or (0, GENESIS_HASH)
+        return cls(establishment, date_from, date_to, product, upto_number=int(number), upto_hash=str(digest))
 
     def lines(self) -> Any:
         return movements_of(
@@ -120,6 +135,38 @@ class ExportScope:
 
     def iter_rows(self) -> Iterator[dict[str, Any]]:
         return self.lines().values(*LINE_FIELDS).iterator(chunk_size=CHUNK_SIZE)
+
+    @property
+    def filtered(self) -> bool:
+        return self.date_from is not None or self.date_to is not None or self.product is not None
+
+    def number_bounds(self) -> tuple[int, int] | None:
+        """The first and last order numbers of the period's lines (None: no line)."""
+        if not self.filtered:
+            return (1, self.upto_number) if self.upto_number else None
+        bounds = self.lines().order_by().aggregate(first=Min("number"), last=Max("number"))
+        return None if bounds["first"] is None else (int(bounds["first"]), int(bounds["last"]))
+
+    def iter_span_rows(self, first: int, last: int) -> Iterator[dict[str, Any]]:
+        """Every register line numbered ``first``..``last``, each with ``in_period``: whether it
+        belongs to the export. A backdated line or another product's line may sit between two
+        lines of the period; the chain is verified over all of them in one pass."""
+        span = movements_of(self.establishment, upto_number=last).filter(number__gte=first)
+        in_period: Any = Value(True)
+        if self.filtered:
+            condition = Q()
+            if self.date_from is not None:
+                condition &= Q(occurred_at__date__gte=self.date_from)
+            if self.date_to is not None:
+                condition &= Q(occurred_at__date__lte=self.date_to)
+            if self.product is not None:
+                condition &= Q(lot__product=self.product)
+            in_period = ExpressionWrapper(condition, output_field=BooleanField())
+        return (
+            span.annotate(in_period=in_period, **chain_annotations())
+            .values(*PDF_FIELDS, "in_period")
+            .iterator(chunk_size=CHUNK_SIZE)
+        )
 
     def period_label(self) -> str:
         start = f"du {self.date_from:%d/%m/%Y}" if self.date_from else "depuis la première ligne"

@@ -34,6 +34,7 @@ from reportlab.pdfbase.pdfdoc import PDFDictionary, PDFName, PDFStream
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
+from register.chain import ChainVerifier, VerificationResult
 from register.export.lines import (
     REASON_LABELS,
     ExportScope,
@@ -42,7 +43,8 @@ from register.export.lines import (
     local,
     monthly_summary,
 )
-from register.selectors import VerificationResult, register_verify
+from register.models import RegisterHead
+from register.selectors import cached_balances, chain_rows
 
 PAGE_WIDTH, PAGE_HEIGHT = landscape(A4)
 MARGIN = 20.0
@@ -63,6 +65,8 @@ _ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
 PAGE_TOTAL_FORM = "registerPageTotal"
 PAGE_HEADER_FORM = "registerPageHeader"
 LINE_TOTAL_FORM = "registerLineTotal"
+VERIFICATION_FORM = "registerVerification"
+VERIFICATION_LINES = 3  # room kept on page 1 for the verification statement, in text lines
 
 
 def _register_fonts() -> None:
@@ -78,6 +82,8 @@ class Column:
     label: str
     width: float
     align: str = "left"  # or "right" for quantities
+    # Text that differs on (nearly) every row (order number, date): drawn directly, not cached.
+    unique: bool = False
 
 
 class _Encoder:
@@ -91,6 +97,8 @@ class _Encoder:
         self._runs: dict[str, tuple[tuple[tuple[str, str], ...], float]] = {}
         self._wraps: dict[tuple[str, float], tuple[str, ...]] = {}
         self._blocks: dict[tuple[str, ...], tuple[str, str, str]] = {}
+        # Whole cells' operators by (column's Tm prefix, text lines, font in use before).
+        self.fragments: dict[tuple[str, tuple[str, ...], str], tuple[str, str]] = {}
         # Printable ASCII is assigned first, to itself, in the font's first subset: any ASCII
         # string (numbers, dates, hashes, most names) is then shown as is, without splitting.
         subset, _ = self.font.splitString("".join(map(chr, range(32, 127))), self.doc)[0]
@@ -136,6 +144,21 @@ class _Encoder:
                     ops.append(show)
             hit = self._blocks[lines] = (first or self.ascii_font, " ".join(ops), current or self.ascii_font)
         return hit
+
+    def fragment(
+        self, place: str, right_edge: float | None, lines: tuple[str, ...], current: str
+    ) -> tuple[str, str]:
+        """A whole cell's operators in row coordinates (first baseline at y = 0), given the font
+        in use before it: (operators, font in use after it). Cached by the caller."""
+        first_font, body, last_font = self.block(lines)
+        if right_edge is None:
+            ops = [f"{place} 0 Tm"]
+        else:
+            ops = [f"1 0 0 1 {right_edge - self.run(lines[0])[1]:.2f} 0 Tm"]
+        if first_font != current:
+            ops.append(f"{first_font} {self.size} Tf")
+        ops.append(body)
+        return " ".join(ops), last_font
 
     def wrap(self, text: str, width: float) -> tuple[str, ...]:
         """Greedy word wrap into ``width`` points; a word longer than a line is cut."""
@@ -183,6 +206,18 @@ class _Encoder:
 
 
 Cell = tuple[tuple[str, ...], tuple[float, float, float] | None]  # wrapped lines, colour
+BLOCK_LEADING = 11.0
+
+
+@dataclass(frozen=True)
+class TextBlock:
+    """Text drawn at the end into room kept earlier (``RegisterPdfWriter.deferred_block``)."""
+
+    text: str
+    lines: int
+    size: float = 8
+    bold: bool = False
+    color: tuple[float, float, float] | None = None
 
 
 class _Table:
@@ -195,6 +230,7 @@ class _Table:
         # right-aligned quantities (their x depends on the text's width).
         self.anchors: list[tuple[str, float | None]] = []
         self.places: list[str] = []  # "1 0 0 1 x": the start of a Tm operator for the column
+        self.unique = [column.unique for column in columns]
         self.inner: list[float] = []
         x = left
         for column in columns:
@@ -245,6 +281,8 @@ class RegisterPdfWriter:
         self.header_bottom = 0.0
         self.tz = timezone.get_current_timezone()
         self._tables = 0
+        # Wrapped text cells of register lines by their stored values (see ``line_cells``).
+        self.cell_cache: dict[tuple[Any, ...], Any] = {}
         self._define_page_header()
         self._start_page()
 
@@ -387,6 +425,37 @@ class RegisterPdfWriter:
         c.setFillGray(0)
         self.y -= 3
 
+    def deferred_block(self, form: str, *, lines: int) -> None:
+        """Keep room for ``lines`` lines of text that are only known at the end (drawn by
+        ``close(blocks=...)`` as the form XObject ``form``, the same trick as "page n / N")."""
+        self.end_table()
+        height = lines * BLOCK_LEADING + 3
+        self._ensure(height)
+        c = self.canvas
+        c.saveState()
+        c.translate(MARGIN, self.y)
+        c.doForm(form)
+        c.restoreState()
+        self.y -= height
+
+    def _define_block(self, form: str, block: TextBlock) -> None:
+        width = PAGE_WIDTH - 2 * MARGIN
+        font = FONT_BOLD if block.bold else FONT
+        size = block.size
+        lines = self._encoder(font, size).wrap(clean_text(block.text), width)
+        while len(lines) > block.lines and size > 5:
+            # A longer text than the room kept (it never is with our wording): smaller, not clipped.
+            size -= 0.5
+            lines = self._encoder(font, size).wrap(clean_text(block.text), width)
+        leading = min(BLOCK_LEADING, block.lines * BLOCK_LEADING / max(len(lines), 1))
+        c = self.canvas
+        c.beginForm(form, lowerx=0, lowery=-block.lines * BLOCK_LEADING - 3, upperx=width, uppery=0)
+        c.setFont(font, size)
+        c.setFillColorRGB(*(block.color or (0, 0, 0)))
+        for index, line in enumerate(lines):
+            c.drawString(0, -(index + 1) * leading + 1, line)
+        c.endForm()
+
     # -- tables --------------------------------------------------------------------------------
 
     def begin_table(self, columns: Sequence[Column]) -> None:
@@ -487,31 +556,48 @@ class RegisterPdfWriter:
         ops: list[str] = []
         if shade:
             ops.append(f"q {shade} g {table.left:.2f} {self.y - height:.2f} {table.width:.2f} {height:.2f} re f Q")
-        ops.append(f"BT 0 g {LEADING} TL")
+        # The row's text is drawn in coordinates translated to its first baseline (one ``cm``):
+        # a cell's operators then do not depend on where the row falls on the page, so the
+        # operators of a whole cell are cached (the same product, supplier, name recur a lot).
+        ops.append(f"q 1 0 0 1 0 {self.y - PAD - SIZE + 0.4:.2f} cm BT 0 g {LEADING} TL")
         append = ops.append
         run = encoder.run
         size = encoder.size
+        fragments = encoder.fragments
+        if len(fragments) > _CACHE_LIMIT:
+            fragments.clear()
         current = ""
         count = round((height - 2 * PAD) / LEADING)
-        top = self.y - PAD - SIZE + 0.4
-        first = f" {top:.2f} Tm"
         whole = start == 0 and not continued
-        for index, ((lines, color), (left, right_edge), place) in enumerate(
-            zip(cells, table.anchors, table.places, strict=True)
+        ascii_font = encoder.ascii_font
+        text_width = encoder.width
+        for index, ((lines, color), (left, right_edge), place, unique) in enumerate(
+            zip(cells, table.anchors, table.places, table.unique, strict=True)
         ):
             if not lines or lines == ("",):
                 continue
             if color is not None:
                 append(f"{color[0]} {color[1]} {color[2]} rg")
-            if whole and right_edge is None and len(lines) <= count:
-                # The common case: a whole left-aligned cell is one cached block of text lines
-                # separated by T* (next line, at the leading set by TL), placed by one Tm.
-                first_font, body, last_font = encoder.block(lines)
-                append(place + first)
-                if first_font != current:
-                    append(f"{first_font} {size} Tf")
-                append(body)
-                current = last_font
+            if (unique and whole and len(lines) <= count and (right_edge is None or len(lines) == 1)
+                    and all(map(str.isascii, lines))):
+                # A number or a date: ASCII, new on every row; caching it would only churn the caches.
+                if right_edge is None:
+                    append(f"{place} 0 Tm")
+                else:
+                    append(f"1 0 0 1 {right_edge - text_width(lines[0]):.2f} 0 Tm")
+                if current != ascii_font:
+                    append(f"{ascii_font} {size} Tf")
+                    current = ascii_font
+                append(" T* ".join(f"({escapePDF(line)}) Tj" for line in lines))
+            elif whole and len(lines) <= count and (right_edge is None or len(lines) == 1):
+                # The common case: a whole cell is one cached fragment: a Tm, the font if it
+                # changes, and its text lines separated by T* (next line, at the leading set by TL).
+                key = (place, lines, current)
+                hit = fragments.get(key)
+                if hit is None:
+                    hit = fragments[key] = encoder.fragment(place, right_edge, lines, current)
+                append(hit[0])
+                current = hit[1]
             else:
                 shown = ("(suite)",) if continued and index == 0 else lines[start : start + count]
                 for offset, line in enumerate(shown):
@@ -519,7 +605,7 @@ class RegisterPdfWriter:
                         continue
                     parts, width = run(line)
                     x = left if right_edge is None else f"{right_edge - width:.2f}"
-                    append(f"1 0 0 1 {x} {top - offset * LEADING:.2f} Tm")
+                    append(f"1 0 0 1 {x} {-offset * LEADING:.2f} Tm")
                     for name, show in parts:
                         if name != current:
                             append(f"{name} {size} Tf")
@@ -527,7 +613,7 @@ class RegisterPdfWriter:
                         append(show)
             if color is not None:
                 append("0 g")
-        append("ET")
+        append("ET Q")
         self.canvas.addLiteral(" ".join(ops))
 
     def cells(self, values: Iterable[str | tuple[str, tuple[float, float, float] | None]]) -> list[Cell]:
@@ -545,10 +631,12 @@ class RegisterPdfWriter:
 
     # -- end -----------------------------------------------------------------------------------
 
-    def close(self, *, forms: dict[str, str] | None = None) -> int:
+    def close(self, *, forms: dict[str, str] | None = None, blocks: dict[str, TextBlock] | None = None) -> int:
         """Finish the last page, define the deferred forms (page total...), write the file."""
         self.end_table()
         self._finish_page()
+        for name, block in (blocks or {}).items():
+            self._define_block(name, block)
         total_pages = self.page_number
         values = {PAGE_TOTAL_FORM: str(total_pages), **(forms or {})}
         c = self.canvas
@@ -562,8 +650,8 @@ class RegisterPdfWriter:
 
 
 LINE_COLUMNS = (
-    Column("N°\nd'ordre", 32, "right"),
-    Column("Date, heure de l'opération", 44),
+    Column("N°\nd'ordre", 32, "right", unique=True),
+    Column("Date, heure de l'opération", 44, unique=True),
     Column("Désignation (produit, lot, emplacement)", 146),
     Column("Entrée\n(unités)", 34, "right"),
     Column("Sortie\n(unités)", 34, "right"),
@@ -616,20 +704,46 @@ def line_cells(row: dict[str, Any], writer: RegisterPdfWriter) -> list[Cell]:
     """The printed cells of one register line (R.5132-36: date, designation, quantity in units...).
 
     Numbers, dates and quantities are laid out directly (they always fit their column); text
-    goes through the writer's cached word wrap.
+    cells are cleaned and wrapped once per distinct stored value (``writer.cell_cache``): the
+    same product, supplier, prescriber and patient recur on many lines.
     """
     assert writer.table is not None
-    wrap, inner = writer.text.wrap, writer.table.inner
-    occurred = local(row["occurred_at"], writer.tz)
+    wrap, inner, cache = writer.text.wrap, writer.table.inner, writer.cell_cache
+    if len(cache) > _CACHE_LIMIT:
+        cache.clear()
+    occurred = dt.datetime.fromisoformat(row["occurred_iso"]).astimezone(writer.tz)
     number = str(row["number"])
     quantity = (str(row["quantity"]),)
     entry = row["direction"] == "entry"
-    designation = (
-        f"{clean_text(row['lot__product__name'])}\nlot {clean_text(row['lot__batch_number'])} · "
-        f"{clean_text(row['location__name'])}"
-    )
-    prescriber = "\n".join(part for part in (clean_text(row["prescriber_name"]), clean_text(row["prescriber_address"])) if part)
-    patient = "\n".join(part for part in (clean_text(row["patient_name"]), clean_text(row["patient_address"])) if part)
+    key: tuple[Any, ...] = (2, row["lot__product__name"], row["lot__batch_number"], row["location__name"])
+    designation = cache.get(key)
+    if designation is None:
+        designation = cache[key] = wrap(
+            f"{clean_text(row['lot__product__name'])}\nlot {clean_text(row['lot__batch_number'])} · "
+            f"{clean_text(row['location__name'])}",
+            inner[2],
+        )
+    key = (6, row["reason"], row["counterparty"])
+    reason_counterparty = cache.get(key)
+    if reason_counterparty is None:
+        reason_counterparty = cache[key] = (
+            wrap(REASON_LABELS.get(row["reason"], clean_text(row["reason"])), inner[6]),
+            wrap(clean_text(row["counterparty"]), inner[7]),
+        )
+    key = (8, row["prescriber_name"], row["prescriber_address"])
+    prescriber = cache.get(key)
+    if prescriber is None:
+        text = "\n".join(part for part in (clean_text(row["prescriber_name"]), clean_text(row["prescriber_address"])) if part)
+        prescriber = cache[key] = wrap(text, inner[8])
+    key = (9, row["patient_name"], row["patient_address"])
+    patient = cache.get(key)
+    if patient is None:
+        text = "\n".join(part for part in (clean_text(row["patient_name"]), clean_text(row["patient_address"])) if part)
+        patient = cache[key] = wrap(text, inner[9])
+    key = (10, row["recorded_by_name"])
+    recorded_by = cache.get(key)
+    if recorded_by is None:
+        recorded_by = cache[key] = wrap(clean_text(row["recorded_by_name"]), inner[10])
     remarks: list[str] = []
     if row["reverses__number"]:
         remarks.append(f"Annule la ligne n° {row['reverses__number']}.")
@@ -644,39 +758,52 @@ def line_cells(row: dict[str, Any], writer: RegisterPdfWriter) -> list[Cell]:
     color = None
     if late:
         # Issue 9 §4: a backdated line is flagged, in red, with its reason and when it was typed.
-        remarks.insert(0, f"SAISIE TARDIVE (saisie le {_stamp(row['recorded_at'])}) : {late}")
+        remarks.insert(0, f"SAISIE TARDIVE (saisie le {_stamp(dt.datetime.fromisoformat(row['recorded_iso']))}) : {late}")
         color = RED
     return [
         ((number,) if len(number) <= 7 else wrap(number, inner[0]), None),
         ((f"{occurred.day:02d}/{occurred.month:02d}/{occurred.year:04d}", f"{occurred.hour:02d}:{occurred.minute:02d}"), None),
-        (wrap(designation, inner[2]), None),
+        (designation, None),
         (quantity if entry else (), None),
         (() if entry else quantity, None),
         ((str(row["balance_after"]),), None),
-        (wrap(REASON_LABELS.get(row["reason"], clean_text(row["reason"])), inner[6]), None),
-        (wrap(clean_text(row["counterparty"]), inner[7]), None),
-        (wrap(prescriber, inner[8]), None),
-        (wrap(patient, inner[9]), None),
-        (wrap(clean_text(row["recorded_by_name"]), inner[10]), None),
-        (wrap("\n".join(remarks), inner[11]), color),
+        (reason_counterparty[0], None),
+        (reason_counterparty[1], None),
+        (prescriber, None),
+        (patient, None),
+        (recorded_by, None),
+        (wrap("\n".join(remarks), inner[11]) if remarks else (), color),
     ]
 
 
-def _verification_paragraph(writer: RegisterPdfWriter, result: VerificationResult, checked_at: dt.datetime) -> None:
+def _verification_block(result: VerificationResult, checked_at: dt.datetime) -> TextBlock:
     when = _stamp(checked_at)
     if result.ok:
-        writer.paragraph(
+        return TextBlock(
             f"Chaîne vérifiée jusqu'à la ligne {result.lines} le {when} : numéros d'ordre sans trou, "
             f"empreintes et soldes recalculés conformes (empreinte de tête {result.head_hash}).",
+            VERIFICATION_LINES,
             color=GREEN,
         )
-    else:
-        writer.heading(
-            f"Chaîne ROMPUE à la ligne {result.first_broken} (vérification du {when}) : {clean_text(result.problem)}. "
-            "Les lignes à partir de celle-ci ne sont pas garanties intègres.",
-            size=9,
-            color=RED,
-        )
+    return TextBlock(
+        f"Chaîne ROMPUE à la ligne {result.first_broken} (vérification du {when}) : {clean_text(result.problem)}. "
+        "Les lignes à partir de celle-ci ne sont pas garanties intègres.",
+        VERIFICATION_LINES,
+        size=9,
+        bold=True,
+        color=RED,
+    )
+
+
+def _cached_at_snapshot(scope: ExportScope) -> dict[tuple[int, int], int] | None:
+    """The stock cache as it was at the export's register head, or None if lines were added since.
+
+    A line and its balance are committed together with the head: read after the cache, a head
+    still at the snapshot's number proves the cache read is the snapshot's.
+    """
+    cached = cached_balances(scope.establishment)
+    head = RegisterHead.objects.filter(establishment=scope.establishment).values_list("last_number", flat=True).first()
+    return cached if int(head or 0) == scope.upto_number else None
 
 
 def write_register_pdf(
@@ -687,10 +814,16 @@ def write_register_pdf(
     closings: Sequence[Any] = (),
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Write the register of ``scope`` as a PDF to ``out``; return the number of lines printed."""
+    """Write the register of ``scope`` as a PDF to ``out``; return the number of lines printed.
+
+    One pass over the register: the chain is verified (``ChainVerifier``, the rule of
+    ``register_verify``) from line 1 to the export's head while the period's lines are drawn.
+    Lines before and after the period are only read and verified (no display fields); the
+    statement on page 1 is a form XObject defined once the last line has been checked.
+    """
     establishment = scope.establishment
-    verification = register_verify(establishment)
-    checked_at = timezone.now()
+    verifier = ChainVerifier(establishment.code)
+    feed = verifier.feed
     writer = RegisterPdfWriter(
         out,
         establishment_name=establishment.name,
@@ -698,7 +831,7 @@ def write_register_pdf(
         period=scope.period_label(),
         edited=f"Édité le {_stamp(scope.generated_at)} par {clean_text(edited_by)} — {establishment.code}",
     )
-    _verification_paragraph(writer, verification, checked_at)
+    writer.deferred_block(VERIFICATION_FORM, lines=VERIFICATION_LINES)
     if scope.product is not None:
         writer.paragraph(f"Produit : {scope.product.name}")
     writer.paragraph(
@@ -706,20 +839,36 @@ def write_register_pdf(
         form=LINE_TOTAL_FORM,
     )
     writer.begin_table(LINE_COLUMNS)
+    bounds = scope.number_bounds()
+    first, last = bounds or (scope.upto_number + 1, scope.upto_number)
+    for row in chain_rows(establishment, first=1, last=first - 1) if first > 1 else ():
+        if feed(row):
+            break
     count = 0
-    for row in scope.iter_rows():
-        writer.row(line_cells(row, writer), last_line=(row["number"], row["hash"]))
-        count += 1
-        if progress is not None and count % 500 == 0:
-            progress(500)
+    for row in scope.iter_span_rows(first, last) if bounds else ():
+        feed(row)  # a no-op once the chain is found broken: the lines are still all printed
+        if row["in_period"]:
+            writer.row(line_cells(row, writer), last_line=(row["number"], row["hash"]))
+            count += 1
+            if progress is not None and count % 500 == 0:
+                progress(500)
     if progress is not None:
         progress(count % 500)
+    if last < scope.upto_number and not verifier.broken:
+        for row in chain_rows(establishment, first=last + 1, last=scope.upto_number):
+            if feed(row):
+                break
+    verification = verifier.finish(
+        head=(scope.upto_number, scope.upto_hash),
+        cached=None if verifier.broken else _cached_at_snapshot(scope),
+    )
+    checked_at = timezone.now()
     if count == 0:
         writer.end_table()
         writer.paragraph("Aucune ligne dans cette période.")
     _write_summary(writer, monthly_summary(scope), closings)
     _write_closings(writer, closings)
-    writer.close(forms={LINE_TOTAL_FORM: str(count)})
+    writer.close(forms={LINE_TOTAL_FORM: str(count)}, blocks={VERIFICATION_FORM: _verification_block(verification, checked_at)})
     return count
 
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 from register import services
 from register.export.lines import ExportScope
 from register.export.pdf import write_register_pdf
-from register.models import Movement
+from register.models import Movement, StockBalance
 from tests.conftest import tamper_as_superuser
 from tests.register.export_helpers import (
     PAGE_NUMBER,
@@ -100,6 +100,67 @@ def test_first_page_says_where_the_chain_is_broken(demo, pharmacist, make_lot):
     text = " ".join(pdf_texts(_pdf(demo["DEMO"]))[0].split())
     assert f"Chaîne ROMPUE à la ligne {lines[1].number}" in text
     assert "Chaîne vérifiée" not in text
+
+
+def _statement(data: bytes) -> str:
+    return " ".join(pdf_texts(data)[0].split())
+
+
+def test_a_line_tampered_inside_the_period_is_named_on_page_one(demo, pharmacist, make_lot):
+    """The export verifies while it draws: a tampered line of the period turns page 1 red, naming it."""
+    lot = make_lot(units=5)
+    with time_machine.travel(timezone.now() + dt.timedelta(days=3)):
+        lines = record_lines(pharmacist, lot, 4)
+        later = timezone.localdate()
+    tamper_as_superuser("UPDATE register_movement SET patient_name = 'X' WHERE id = %s", [lines[2].pk])
+    data = _pdf(demo["DEMO"], date_from=later, date_to=later)
+    text = _statement(data)
+    assert f"Chaîne ROMPUE à la ligne {lines[2].number}" in text
+    assert "Chaîne vérifiée" not in text
+    assert pdf_order_numbers(data) == [line.number for line in lines]  # every line still printed
+
+
+def test_a_line_tampered_before_the_period_is_named_on_page_one(demo, pharmacist, make_lot):
+    """Lines before the period are not printed but are verified: the red statement names the line."""
+    lot = make_lot(units=5)
+    before = record_lines(pharmacist, lot, 3)
+    with time_machine.travel(timezone.now() + dt.timedelta(days=3)):
+        record_lines(pharmacist, lot, 2)
+        later = timezone.localdate()
+    tamper_as_superuser("UPDATE register_movement SET quantity = 9 WHERE id = %s", [before[1].pk])
+    data = _pdf(demo["DEMO"], date_from=later)
+    text = _statement(data)
+    assert f"Chaîne ROMPUE à la ligne {before[1].number}" in text
+    assert "Chaîne vérifiée" not in text
+    assert before[1].number not in pdf_order_numbers(data)
+
+
+def test_a_line_tampered_after_the_period_is_named_on_page_one(demo, pharmacist, make_lot):
+    """Lines after the period, up to the export's head, are verified too."""
+    lot = make_lot(units=5)
+    record_lines(pharmacist, lot, 2)
+    today = timezone.localdate()
+    with time_machine.travel(timezone.now() + dt.timedelta(days=3)):
+        after = record_lines(pharmacist, lot, 3)
+    tamper_as_superuser("UPDATE register_movement SET prev_hash = %s WHERE id = %s", ["1" * 64, after[1].pk])
+    text = _statement(_pdf(demo["DEMO"], date_to=today))
+    assert f"Chaîne ROMPUE à la ligne {after[1].number}" in text
+    assert "previous-hash link broken" in text
+
+
+def test_a_period_export_of_a_sound_register_verifies_it_to_the_head(demo, pharmacist, make_lot, product_50):
+    """A filtered export still checks the whole chain, line 1 to the head, and says so."""
+    record_lines(pharmacist, make_lot(units=5), 3)
+    head = Movement.objects.filter(establishment=demo["DEMO"]).count()
+    text = _statement(_pdf(demo["DEMO"], product=product_50, date_to=timezone.localdate()))
+    assert f"Chaîne vérifiée jusqu'à la ligne {head} le" in text
+
+
+def test_a_stale_stock_cache_is_reported_on_page_one(demo, lot_50):
+    """The cached balances are compared with the ledger at the export's head, as register_verify does."""
+    StockBalance.objects.filter(lot=lot_50).update(on_hand=1)
+    text = _statement(_pdf(demo["DEMO"]))
+    assert "Chaîne ROMPUE" in text and "cached stock" in text
 
 
 def test_late_entries_and_reversals_are_flagged(demo, pharmacist, make_lot):

@@ -11,9 +11,9 @@ from django.utils import timezone
 
 from config.errors import DomainError, InvalidInput
 from register import services
-from register.chain import GENESIS_HASH
+from register.chain import GENESIS_HASH, ChainVerifier, hash_payload, line_payload, row_hash
 from register.models import Movement, RegisterHead, StockBalance
-from register.selectors import register_verify
+from register.selectors import chain_rows, register_verify
 from tests.conftest import tamper_as_superuser
 
 
@@ -142,6 +142,59 @@ def test_verification_names_the_line_a_superuser_tampered_with(pharmacist, demo,
     result = register_verify(demo["DEMO"])
     assert not result.ok
     assert result.first_broken == target.number
+
+
+def test_the_fast_row_hash_is_the_stored_hash(pharmacist, demo, make_lot):
+    """``row_hash`` (verification's hot path) hashes the same bytes as the writer's payload."""
+    lot = make_lot(units=10)
+    _exit(pharmacist, lot, 2, note="Ampoule cassée « 50 mg » — ½ \"quoted\"\nligne 2")
+    lines = list(chain_rows(demo["DEMO"]))
+    assert len(lines) >= 2
+    for row, movement in zip(lines, Movement.objects.filter(establishment=demo["DEMO"]).order_by("number"),
+                             strict=True):
+        assert row_hash(demo["DEMO"].code, row) == row["hash"]
+        assert hash_payload(services.movement_payload(movement, establishment_code=demo["DEMO"].code)) == row["hash"]
+
+
+def test_the_fast_row_hash_matches_the_payload_hash_on_awkward_values():
+    """Quotes, backslashes, control and astral characters, links set or null: same bytes hashed."""
+    when = dt.datetime(2024, 2, 29, 23, 59, 59, 123456, tzinfo=dt.UTC)
+    for links in ((None, None), (12, 7)):
+        fields = {
+            "number": 13, "location_code": "VAULT", "lot_id": 4, "batch_number": 'B"\\1', "product_id": 2,
+            "direction": "exit", "reason": "reversal", "quantity": 3, "balance_after": 0,
+            "counterparty": "tab\there\u2028 « é » 😀", "prescriber_name": "Dr \x00\x1f",
+            "prescriber_address": "1 rue\n75000", "patient_name": "Ünïcode ½", "patient_address": "",
+            "occurred_at": when, "recorded_at": when + dt.timedelta(days=2), "recorded_by_name": "pharmacist",
+            "note": "\u202enote", "late_entry_reason": "panne", "reverses_number": links[0],
+            "paired_with_number": links[1], "prev_hash": "a" * 64,
+        }
+        row = {
+            "number": 13, "location__code": "VAULT", "lot_id": 4, "lot__batch_number": fields["batch_number"],
+            "lot__product_id": 2, "direction": "exit", "reason": "reversal", "quantity": 3, "balance_after": 0,
+            "counterparty": fields["counterparty"], "prescriber_name": fields["prescriber_name"],
+            "prescriber_address": fields["prescriber_address"], "patient_name": fields["patient_name"],
+            "patient_address": "", "occurred_iso": "2024-02-29T23:59:59.123456+00:00",
+            "recorded_iso": "2024-03-02T23:59:59.123456+00:00", "recorded_by_name": "pharmacist",
+            "note": fields["note"], "late_entry_reason": "panne", "reverses__number": links[0],
+            "paired_with__number": links[1], "prev_hash": "a" * 64,
+        }
+        assert row_hash("DEMO", row) == hash_payload(line_payload(establishment_code="DEMO", **fields))
+
+
+def test_the_chain_verifier_names_the_first_broken_line_and_ignores_the_rest(pharmacist, demo, make_lot):
+    """``ChainVerifier.feed`` reports the first problem only; ``finish`` repeats it."""
+    lot = make_lot(units=10)
+    target = _exit(pharmacist, lot, 2)
+    _exit(pharmacist, lot, 1)
+    rows = list(chain_rows(demo["DEMO"]))
+    rows[target.number - 1] = {**rows[target.number - 1], "quantity": 3}
+    verifier = ChainVerifier(demo["DEMO"].code)
+    problems = [verifier.feed(row) for row in rows]
+    assert [problem is not None for problem in problems].count(True) == 1
+    assert problems[target.number - 1] == f"line {target.number}: content does not match its hash"
+    result = verifier.finish(head=None, cached=None)
+    assert not result.ok and result.first_broken == target.number and result.lines == target.number - 1
 
 
 def test_verification_finds_a_deleted_line(pharmacist, demo, make_lot):
