@@ -235,10 +235,10 @@ def _insert_line_and_move_head(movement: Movement) -> None:
     fields = [field for field in Movement._meta.concrete_fields if not field.primary_key]
     columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
     values = [field.get_db_prep_save(field.pre_save(movement, True), connection) for field in fields]
-    placeholders = ", ".join(["%s"] * len(fields))
+    value_slots = ", ".join(["%s"] * len(fields))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"WITH line AS (INSERT INTO {Movement._meta.db_table} ({columns}) VALUES ({placeholders}) RETURNING id) "
+            f"WITH line AS (INSERT INTO {Movement._meta.db_table} ({columns}) VALUES ({value_slots}) RETURNING id) "
             f"UPDATE {RegisterHead._meta.db_table} SET last_hash = %s WHERE establishment_id = %s "
             "RETURNING (SELECT id FROM line)",
             [*values, movement.hash, movement.establishment_id],
