@@ -132,22 +132,28 @@ def test_pharmacist_records_an_exit(page: Any, make_lot: Any) -> None:
     shot(page, "10-register-after-correction")
 
 
-def test_inspector_verifies_and_finds_the_pdf_link(page: Any) -> None:
-    """An inspector chooses a period, runs the verification (green) and finds the export links."""
+def test_inspector_verifies_and_downloads_the_pdf(page: Any) -> None:
+    """An inspector chooses a period, runs the verification (green) and downloads the register PDF."""
+    year = timezone.localdate().year
     login(page, "inspector")
     page.wait_for_url("**/inspection/")
     assert page.get_by_test_id("role").inner_text() == "Inspecteur(trice)"
-    page.get_by_label("Du", exact=True).fill("2026-01-01")
-    page.get_by_label("Au", exact=True).fill("2026-12-31")
+    page.get_by_label("Du", exact=True).fill(f"{year}-01-01")
+    page.get_by_label("Au", exact=True).fill(f"{year}-12-31")
     page.get_by_role("button", name="Afficher").click()
     page.get_by_role("button", name="Vérifier le registre").click()
     verdict = page.get_by_test_id("verdict")
     assert "Le registre est intègre." in verdict.inner_text()
     assert "panel ok" in verdict.get_attribute("class")
     pdf = page.get_by_role("link", name="Télécharger le PDF")
-    assert pdf.get_attribute("href") == "/api/v1/register/export.pdf?establishment=DEMO&from=2026-01-01&to=2026-12-31"
+    assert pdf.get_attribute("href") == f"/api/v1/register/export.pdf?establishment=DEMO&from={year}-01-01&to={year}-12-31"
     csv = page.get_by_role("link", name="Télécharger le CSV")
-    assert csv.get_attribute("href") == "/api/v1/register/export.csv?establishment=DEMO&from=2026-01-01&to=2026-12-31"
+    assert csv.get_attribute("href") == f"/api/v1/register/export.csv?establishment=DEMO&from={year}-01-01&to={year}-12-31"
+    with page.expect_download() as download:
+        pdf.click()
+    with open(download.value.path(), "rb") as handle:
+        assert handle.read(5) == b"%PDF-"
+    assert download.value.suggested_filename.startswith("registre-DEMO-")
     shot(page, "11-inspection-verified")
 
     page.get_by_role("link", name="Journal d’audit").first.click()
