@@ -77,15 +77,19 @@ def test_it_refuses_to_close_a_month_twice(pharmacist, demo, this_month):
     assert MonthlyClosing.objects.filter(establishment=demo["DEMO"]).count() == 4
 
 
-def test_a_line_dated_in_a_closed_month_is_a_mismatch_not_a_correction(pharmacist, demo, lot_50, this_month):
-    """A late entry inside a closed month: the next closing fails with closing_mismatch."""
+def test_a_line_dated_in_a_closed_month_is_refused_and_never_silently_absorbed(pharmacist, demo, lot_50, this_month, monkeypatch):
+    """A late line inside a closed month is refused; one that got in anyway fails the next closing."""
     second = next_month(this_month)
+    late = {"actor": pharmacist, "lot": lot_50, "direction": "exit", "reason": "loss", "quantity": 2, "counterparty": "x",
+            "occurred_at": _in_month(this_month, 20), "late_entry_reason": "Oubli de saisie"}
     with time_machine.travel(_in_month(second, 2)):
         month_close(actor=pharmacist, establishment=demo["DEMO"], month=this_month)
-        services.movement_record(
-            actor=pharmacist, lot=lot_50, direction="exit", reason="loss", quantity=2, counterparty="x",
-            occurred_at=_in_month(this_month, 20), late_entry_reason="Oubli de saisie",
-        )
+        with pytest.raises(DomainError) as guarded:
+            services.movement_record(**late)
+        assert guarded.value.code == "month_closed"
+        # A line written past the guard (e.g. before it existed) must still be caught.
+        monkeypatch.setattr(services, "_check_month_open", lambda lot, occurred_at: None)
+        services.movement_record(**late)
     with time_machine.travel(_in_month(next_month(second))):
         with pytest.raises(DomainError) as refused:
             month_close(actor=pharmacist, establishment=demo["DEMO"], month=second)
