@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from io import StringIO
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import psycopg
 import pytest
@@ -24,12 +25,14 @@ from register.models import Movement
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _server() -> dict[str, Any]:
+    """Where the test database is: a TCP host, or the embedded server's socket directory."""
+    params = connection.get_connection_params()
+    return {key: params[key] for key in ("host", "port", "dbname") if params.get(key)}
+
+
 def _connect(role: str) -> psycopg.Connection[Any]:
-    settings = connection.settings_dict
-    return psycopg.connect(
-        host=settings["HOST"] or "127.0.0.1", port=settings["PORT"] or 5432, dbname=settings["NAME"],
-        user=role, password="app-pass-2026", autocommit=True,
-    )
+    return psycopg.connect(**_server(), user=role, password="app-pass-2026", autocommit=True)
 
 
 def _drop_role(role: str) -> None:
@@ -60,9 +63,7 @@ def test_the_app_role_cannot_change_a_line_even_with_the_trigger_disabled(app_ro
         cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
     try:
         # The trigger really is off: the owner's own UPDATE goes through (rolled back).
-        settings = connection.settings_dict
-        with psycopg.connect(host=settings["HOST"], port=settings["PORT"], dbname=settings["NAME"],
-                             user=settings["USER"]) as owner:
+        with psycopg.connect(**_server(), user=connection.settings_dict["USER"]) as owner:
             assert owner.execute(f"UPDATE {table} SET id = id WHERE id = %s", [line_id]).rowcount == 1
             owner.rollback()
         with _connect(app_role) as app:
@@ -119,8 +120,9 @@ def test_the_app_role_keeps_what_the_service_needs(app_role, demo):
 
 def test_the_service_runs_under_the_app_role(app_role, demo, lot_50):
     """The service works connected as the app role: a register line (head, stock, audit), an inventory."""
-    settings = connection.settings_dict
-    url = f"postgresql://{app_role}:app-pass-2026@{settings['HOST']}:{settings['PORT']}/{settings['NAME']}"
+    server = _server()
+    location = f"host={quote(str(server.get('host', '127.0.0.1')))}&port={server.get('port', 5432)}"
+    url = f"postgresql://{app_role}:app-pass-2026@/{server['dbname']}?{location}"
     script = (
         "from django.db import connection; from django.contrib.auth.models import User; "
         "from register import services; from register.models import Lot; "
