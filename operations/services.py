@@ -9,6 +9,7 @@ the same lock order as every append, so no deadlock and no interleaving with oth
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from typing import Any
 
@@ -443,14 +444,19 @@ def direct_movement_record(
     same transaction, so no stolen or lost unit escapes the police / ARS / ANSM checklist and
     the dashboard's list of incomplete reports.
     """
+    line = functools.partial(
+        movement_record,
+        actor=actor, lot=lot, location=location, direction=direction, reason=reason, quantity=quantity,
+        counterparty=counterparty, occurred_at=occurred_at, note=note, late_entry_reason=late_entry_reason,
+    )
+    if reason not in (Movement.Reason.THEFT, Movement.Reason.LOSS):
+        # movement_record is its own transaction: an outer one would only add a SAVEPOINT and its
+        # RELEASE, the latter while the register lock is held (bench/append.py).
+        return line()
     with transaction.atomic():
-        movement = movement_record(
-            actor=actor, lot=lot, location=location, direction=direction, reason=reason, quantity=quantity,
-            counterparty=counterparty, occurred_at=occurred_at, note=note, late_entry_reason=late_entry_reason,
-        )
-        if reason in (Movement.Reason.THEFT, Movement.Reason.LOSS):
-            circumstances = note.strip() or counterparty.strip() or "Circonstances à préciser dans la déclaration."
-            _theft_loss_report_open(actor=actor, movement=movement, circumstances=circumstances)
+        movement = line()
+        circumstances = note.strip() or counterparty.strip() or "Circonstances à préciser dans la déclaration."
+        _theft_loss_report_open(actor=actor, movement=movement, circumstances=circumstances)
     return movement
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
@@ -108,7 +109,9 @@ class MovementListCreateView(AuditedReadMixin, generics.ListAPIView):
         data = MovementCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        lot = get_object_or_404(selectors.lots_for(request.user).select_related("product__substance"), pk=values["lot"])
+        lot = selectors.lot_to_move(request.user, values["lot"])
+        if lot is None:
+            raise Http404("No Lot matches the given query.")
         if values["reason"] not in services.DIRECT_REASONS[values["direction"]]:
             raise InvalidInput(
                 f"Reason {values['reason']!r} is not recorded here for an {values['direction']}: "

@@ -243,3 +243,55 @@ class ChainVerifier:
                         f"the ledger says {balances.get(key, 0)}",
                     )
         return VerificationResult(True, lines, prev_hash, None)
+
+
+# The three values of a new line that only exist under the register lock: its balance, its order
+# number and the previous line's hash. ``line_hash_parts`` writes the rest of the canonical JSON
+# (the same bytes as ``hash_payload(line_payload(...))``, keys in sorted order) around them, so the
+# database function ``register_append`` (register/migrations/0005_register_append.py) can hash
+# the line inside the locked section in one round trip:
+#     '{"balance_after":' || balance || parts[0] || number || parts[1] || prev_hash || parts[2]
+# ``hash_from_parts`` is the same concatenation in Python; tests compare all three ways.
+HASH_PREFIX = '{"balance_after":'
+
+
+def line_hash_parts(
+    *,
+    establishment_code: str,
+    location_code: str,
+    lot_id: int,
+    batch_number: str,
+    product_id: int,
+    direction: str,
+    reason: str,
+    quantity: int,
+    counterparty: str,
+    prescriber_name: str,
+    prescriber_address: str,
+    patient_name: str,
+    patient_address: str,
+    occurred_at: dt.datetime,
+    recorded_at: dt.datetime,
+    recorded_by_name: str,
+    note: str,
+    late_entry_reason: str,
+    reverses_number: int | None,
+    paired_with_number: int | None,
+) -> tuple[str, str, str]:
+    enc = _encode_string
+    return (
+        f',"batch":{enc(batch_number)},"counterparty":{enc(counterparty)},"direction":{enc(direction)},'
+        f'"establishment":{enc(establishment_code)},"late_entry_reason":{enc(late_entry_reason)},'
+        f'"location":{enc(location_code)},"lot":{lot_id!r},"note":{enc(note)},"number":',
+        f',"occurred_at":{enc(_iso(occurred_at))},"paired_with":{_json_int(paired_with_number)},'
+        f'"patient_address":{enc(patient_address)},"patient_name":{enc(patient_name)},'
+        f'"prescriber_address":{enc(prescriber_address)},"prescriber_name":{enc(prescriber_name)},"prev_hash":"',
+        f'","product":{product_id!r},"quantity":{quantity!r},"reason":{enc(reason)},'
+        f'"recorded_at":{enc(_iso(recorded_at))},"recorded_by":{enc(recorded_by_name)},'
+        f'"reverses":{_json_int(reverses_number)}}}',
+    )
+
+
+def hash_from_parts(parts: tuple[str, str, str], *, balance_after: int, number: int, prev_hash: str) -> str:
+    canonical = f"{HASH_PREFIX}{balance_after!r}{parts[0]}{number!r}{parts[1]}{prev_hash}{parts[2]}"
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

@@ -8,22 +8,22 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
-from audit.services import audit_record
+from audit.services import audit_event_values, audit_record
 from config.errors import DomainError, InvalidInput
-from register.chain import GENESIS_HASH, hash_payload, line_payload
+from register.chain import GENESIS_HASH, line_hash_parts, line_payload
 from register.models import (
     Establishment,
     Location,
     Lot,
-    MonthlyClosing,
     Movement,
     Product,
     RegisterHead,
-    StockBalance,
-    SubstanceClassification,
 )
 
+# Every establishment's pharmacy vault, the default location of a line (establishment_create).
+VAULT_CODE = "VAULT"
 # Future dates are refused; a small allowance absorbs clock skew between client and server.
 FUTURE_TOLERANCE = dt.timedelta(minutes=2)
 # A line whose operation happened longer ago than this is a late entry and must say why.
@@ -47,7 +47,7 @@ def establishment_create(*, code: str, name: str, address: str) -> Establishment
         establishment = Establishment.objects.create(code=code, name=name, address=address)
         RegisterHead.objects.create(establishment=establishment, last_number=0, last_hash=GENESIS_HASH)
         Location.objects.create(
-            establishment=establishment, code="VAULT", name="Coffre de la pharmacie", kind=Location.Kind.VAULT
+            establishment=establishment, code=VAULT_CODE, name="Coffre de la pharmacie", kind=Location.Kind.VAULT
         )
     return establishment
 
@@ -77,26 +77,7 @@ def lot_create(*, actor: Any, establishment: Establishment, product: Product, ba
 
 
 def default_location(establishment: Establishment) -> Location:
-    return Location.objects.get(establishment=establishment, kind=Location.Kind.VAULT, code="VAULT")
-
-
-def _check_narcotic(product: Product, day: dt.date) -> None:
-    # DOMAIN.md §1: the register rules apply to movements dated within a narcotic period.
-    listed = (
-        SubstanceClassification.objects.filter(
-            substance_id=product.substance_id,
-            schedule=SubstanceClassification.Schedule.NARCOTIC,
-            valid_from__lte=day,
-        )
-        .exclude(valid_to__lt=day)
-        .exists()
-    )
-    if not listed:
-        raise DomainError(
-            "not_narcotic_on_date",
-            f"{product.substance} was not listed as a narcotic on {day.isoformat()}: "
-            "this register only records narcotic movements.",
-        )
+    return Location.objects.get(establishment=establishment, kind=Location.Kind.VAULT, code=VAULT_CODE)
 
 
 def movement_record(
@@ -147,105 +128,150 @@ def movement_record(
             fields={"late_entry_reason": ["Required for a late entry."]},
             code="late_entry_reason_required",
         )
-    location = location or default_location(lot.establishment)
-    if location.establishment_id != lot.establishment_id:
+    if location is not None and location.establishment_id != lot.establishment_id:
         raise DomainError("location_mismatch", "The lot and the location belong to different establishments.")
     quarantine_applies = reason not in QUARANTINE_EXEMPT_REASONS
     if lot.quarantined_at is not None and quarantine_applies:
         raise _quarantined(lot)
     if direction == Movement.Direction.ENTRY and reason == Movement.Reason.RECEIPT and lot.expires_on < occurred_at.date():
         raise DomainError("lot_expired", f"Lot {lot.batch_number} expired on {lot.expires_on.isoformat()}.")
-    _check_narcotic(lot.product, timezone.localdate(occurred_at))
 
-    delta = quantity if direction == Movement.Direction.ENTRY else -quantity
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            # The register lock. Taking the head row first serialises appends per establishment:
-            # without it two writers would read the same last number and previous hash and fork
-            # the chain. Every writer takes it first, then the balance row: one lock order, no deadlock.
-            cursor.execute(
-                "UPDATE register_registerhead SET last_number = last_number + 1 "
-                "WHERE establishment_id = %s RETURNING last_number, last_hash",
-                [lot.establishment_id],
-            )
-            head = cursor.fetchone()
-            if head is None:
-                raise DomainError("register_missing", "This establishment has no register.")
-            number, prev_hash = head
-            if occurred_at < _month_start(now):
-                # A closed month's balance is frozen (R.5132-36): a late line dated inside it would
-                # silently falsify the closing. Checked under the lock, as closings take it too.
-                _check_month_open(lot, occurred_at)
-            balance_after = _apply_balance(
-                cursor, location=location, lot=lot, delta=delta, refuse_quarantined=quarantine_applies
-            )
-
-        movement = Movement(
-            # The object, not only its id: the API answer reads its code without another query.
-            establishment=lot.establishment,
-            number=number,
-            location=location,
-            lot=lot,
-            direction=direction,
-            reason=reason,
-            quantity=quantity,
-            balance_after=balance_after,
-            counterparty=counterparty,
-            prescriber_name=prescriber_name,
-            prescriber_address=prescriber_address,
-            patient_name=patient_name,
-            patient_address=patient_address,
-            occurred_at=occurred_at,
-            recorded_at=now,
-            recorded_by=actor,
-            recorded_by_name=actor.get_username(),
-            note=note,
-            late_entry_reason=late_entry_reason,
-            reverses=reverses,
-            paired_with=paired_with,
-            prev_hash=prev_hash,
+    establishment = lot.establishment
+    movement = Movement(
+        # The object, not only its id: the API answer reads its code without another query.
+        establishment=establishment,
+        location=location,
+        lot=lot,
+        direction=direction,
+        reason=reason,
+        quantity=quantity,
+        counterparty=counterparty,
+        prescriber_name=prescriber_name,
+        prescriber_address=prescriber_address,
+        patient_name=patient_name,
+        patient_address=patient_address,
+        occurred_at=occurred_at,
+        recorded_at=now,
+        recorded_by=actor,
+        recorded_by_name=actor.get_username(),
+        note=note,
+        late_entry_reason=late_entry_reason,
+        reverses=reverses,
+        paired_with=paired_with,
+    )
+    hash_parts = line_hash_parts(
+        establishment_code=establishment.code,
+        location_code=location.code if location is not None else VAULT_CODE,
+        lot_id=lot.pk,
+        batch_number=lot.batch_number,
+        product_id=lot.product_id,
+        direction=direction,
+        reason=reason,
+        quantity=quantity,
+        counterparty=counterparty,
+        prescriber_name=prescriber_name,
+        prescriber_address=prescriber_address,
+        patient_name=patient_name,
+        patient_address=patient_address,
+        occurred_at=occurred_at,
+        recorded_at=now,
+        recorded_by_name=movement.recorded_by_name,
+        note=note,
+        late_entry_reason=late_entry_reason,
+        reverses_number=reverses.number if reverses is not None else None,
+        paired_with_number=paired_with.number if paired_with is not None else None,
+    )
+    event = audit_event_values(
+        action=audit_action,
+        actor=actor,
+        establishment=establishment,
+        object_type=Movement._meta.label,
+        data={
+            "direction": direction,
+            "reason": reason,
+            "lot": lot.pk,
+            "location": location.code if location is not None else VAULT_CODE,
+            "quantity": quantity,
+            **(audit_data or {}),
+        },
+    )
+    actor_row = event["actor"]
+    with transaction.atomic(), connection.cursor() as cursor:
+        # register_append (register/migrations/0005_register_append.py) takes the register lock,
+        # allocates the number, re-checks what must be checked under the lock (listing, closed
+        # month, quarantine, stock), hashes, inserts the line and its audit event and moves the
+        # head: one round trip, so the lock is held for that call and the COMMIT only.
+        cursor.execute(
+            "SELECT * FROM register_append(" + ", ".join(["%s"] * 34) + ")",
+            [
+                establishment.pk, location.pk if location is not None else None, lot.pk,
+                lot.product.substance_id, lot.product_id, timezone.localdate(occurred_at),
+                _month_to_check(occurred_at, now), quarantine_applies,
+                direction, reason, quantity, counterparty, prescriber_name, prescriber_address,
+                patient_name, patient_address, occurred_at, now, actor.pk, movement.recorded_by_name,
+                note, late_entry_reason, reverses.pk if reverses is not None else None,
+                paired_with.pk if paired_with is not None else None, list(hash_parts),
+                actor_row.pk if actor_row is not None else None, event["actor_username"], event["role"],
+                event["action"], event["object_type"], Jsonb(event["data"]), event["ip_address"],
+                event["user_agent"], event["request_id"],
+            ],
         )
-        movement.hash = hash_payload(movement_payload(movement, establishment_code=lot.establishment.code))
-        _insert_line_and_move_head(movement)
-        audit_record(
-            action=audit_action,
-            actor=actor,
-            establishment=lot.establishment,
-            obj=movement,
-            data={
-                "number": number,
-                "direction": direction,
-                "reason": reason,
-                "lot": lot.pk,
-                "location": location.code,
-                "quantity": quantity,
-                **(audit_data or {}),
-            },
+        status, line_id, number, balance_after, line_hash, prev_hash, location_id, on_hand = cursor.fetchone()
+        if status != "ok":
+            raise _refusal(status, lot=lot, location_id=location_id, on_hand=on_hand, occurred_at=occurred_at, delta=quantity)
+    movement.pk = line_id
+    movement.number = number
+    movement.balance_after = balance_after
+    movement.prev_hash = prev_hash
+    movement.hash = line_hash
+    if location is None:
+        # The vault the function chose, with what is known of it; its other fields load on demand.
+        movement.location = Location.from_db(
+            connection.alias, ["id", "establishment_id", "code", "kind"],
+            [location_id, establishment.pk, VAULT_CODE, Location.Kind.VAULT],
         )
+    movement._state.adding = False
+    movement._state.db = connection.alias
     return movement
 
 
-def _insert_line_and_move_head(movement: Movement) -> None:
-    """Insert the line and point the register head at its hash, in one statement.
+def _month_to_check(occurred_at: dt.datetime, now: dt.datetime) -> dt.date | None:
+    """The month whose closing a line dated ``occurred_at`` must not fall into (None: this month,
+    which cannot be closed yet)."""
+    if occurred_at >= _month_start(now):
+        return None
+    return _month_start(occurred_at).date()
 
-    Both happen while the register lock is held, so every round trip here lengthens the time
-    other writers of the establishment wait (bench/append.py): one statement instead of two.
-    The columns and their database values come from the model's own fields, as ``save()`` would.
-    """
-    fields = [field for field in Movement._meta.concrete_fields if not field.primary_key]
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    values = [field.get_db_prep_save(field.pre_save(movement, True), connection) for field in fields]
-    value_slots = ", ".join(["%s"] * len(fields))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH line AS (INSERT INTO {Movement._meta.db_table} ({columns}) VALUES ({value_slots}) RETURNING id) "
-            f"UPDATE {RegisterHead._meta.db_table} SET last_hash = %s WHERE establishment_id = %s "
-            "RETURNING (SELECT id FROM line)",
-            [*values, movement.hash, movement.establishment_id],
+
+def _refusal(
+    status: str, *, lot: Lot, location_id: int | None, on_hand: int | None, occurred_at: dt.datetime, delta: int
+) -> DomainError:
+    """The error for a refusal of ``register_append`` (its status code)."""
+    if status == "not_narcotic_on_date":
+        return DomainError(
+            "not_narcotic_on_date",
+            f"{lot.product.substance} was not listed as a narcotic on {timezone.localdate(occurred_at).isoformat()}: "
+            "this register only records narcotic movements.",
         )
-        movement.pk = cursor.fetchone()[0]
-    movement._state.adding = False
-    movement._state.db = connection.alias
+    if status == "month_closed":
+        month = _month_start(occurred_at).date()
+        return DomainError(
+            "month_closed",
+            f"{month:%m/%Y} is closed for {lot.product.name}: its balance is frozen. Record the movement "
+            "with today's date and explain the delay in the note.",
+            fields={"occurred_at": ["In a closed month."]},
+        )
+    if status == "lot_quarantined":
+        return _quarantined(lot)
+    if status == "insufficient_stock":
+        location = Location.objects.filter(pk=location_id).first()
+        return DomainError(
+            "insufficient_stock",
+            f"Only {on_hand} {lot.product.unit_label}(s) of lot {lot.batch_number} at "
+            f"{location.name if location is not None else VAULT_CODE}; cannot take out {delta}.",
+            extra={"on_hand": on_hand},
+        )
+    return DomainError("register_missing", "This establishment has no register.")
 
 
 def _quarantined(lot: Lot) -> DomainError:
@@ -257,57 +283,6 @@ def _quarantined(lot: Lot) -> DomainError:
 def _month_start(moment: dt.datetime) -> dt.datetime:
     local = timezone.localtime(moment)
     return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-
-
-def _check_month_open(lot: Lot, occurred_at: dt.datetime) -> None:
-    month = _month_start(occurred_at).date()
-    if MonthlyClosing.objects.filter(establishment_id=lot.establishment_id, product_id=lot.product_id, month=month).exists():
-        raise DomainError(
-            "month_closed",
-            f"{month:%m/%Y} is closed for {lot.product.name}: its balance is frozen. Record the movement "
-            "with today's date and explain the delay in the note.",
-            fields={"occurred_at": ["In a closed month."]},
-        )
-
-
-def _apply_balance(cursor: Any, *, location: Location, lot: Lot, delta: int, refuse_quarantined: bool = False) -> int:
-    """Apply ``delta`` to the (location, lot) balance and return the new balance.
-
-    An exit only matches a row holding enough units, so the balance never goes negative; the
-    CHECK constraint on the table is the guarantee behind this message. An exit also re-reads
-    the lot's quarantine here, under the register lock that quarantining takes: a lot put in
-    quarantine while this request was on its way cannot slip out (the check before the lock
-    only gives the early, cheap answer).
-    """
-    if delta > 0:
-        cursor.execute(
-            "INSERT INTO register_stockbalance (location_id, lot_id, on_hand, last_number) VALUES (%s, %s, %s, 0) "
-            "ON CONFLICT (location_id, lot_id) DO UPDATE SET on_hand = register_stockbalance.on_hand + EXCLUDED.on_hand "
-            "RETURNING on_hand",
-            [location.pk, lot.pk, delta],
-        )
-        return int(cursor.fetchone()[0])
-    cursor.execute(
-        "UPDATE register_stockbalance SET on_hand = on_hand + %s "
-        "WHERE location_id = %s AND lot_id = %s AND on_hand + %s >= 0 "
-        "AND NOT (%s AND EXISTS (SELECT 1 FROM register_lot WHERE id = %s AND quarantined_at IS NOT NULL)) "
-        "RETURNING on_hand",
-        [delta, location.pk, lot.pk, delta, refuse_quarantined, lot.pk],
-    )
-    row = cursor.fetchone()
-    if row is None:
-        if refuse_quarantined and Lot.objects.filter(pk=lot.pk, quarantined_at__isnull=False).exists():
-            raise _quarantined(lot)
-        on_hand = (
-            StockBalance.objects.filter(location=location, lot=lot).values_list("on_hand", flat=True).first() or 0
-        )
-        raise DomainError(
-            "insufficient_stock",
-            f"Only {on_hand} {lot.product.unit_label}(s) of lot {lot.batch_number} at {location.name}; "
-            f"cannot take out {-delta}.",
-            extra={"on_hand": on_hand},
-        )
-    return int(row[0])
 
 
 def movement_payload(movement: Movement, *, establishment_code: str) -> dict[str, Any]:

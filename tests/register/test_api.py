@@ -182,3 +182,23 @@ def test_a_loss_posted_directly_opens_its_declaration_report(api, technician, lo
     listing = api(technician).get("/api/v1/theft-loss-reports/", {"incomplete": 1}).json()
     rows = listing["results"] if isinstance(listing, dict) else listing
     assert report.pk in {row["id"] for row in rows}
+
+
+def test_the_movement_answer_is_the_declared_serializer_fields(api, pharmacist, demo, make_lot):
+    """MovementSerializer writes its answer directly for speed: the same as DRF's generic walk
+    over the declared fields, for a plain line, a reversal and a late line, and for the POST answer."""
+    from rest_framework import serializers
+
+    from register.serializers import MovementSerializer
+
+    lot = make_lot(units=10)
+    posted = _post_exit(api(pharmacist), lot, 2, note="« casse »")
+    assert posted.status_code == 201
+    movement = Movement.objects.get(pk=posted.json()["id"])
+    reversal = api(pharmacist).post(f"/api/v1/movements/{movement.pk}/reverse/", {"reason": "erreur"}, format="json")
+    assert reversal.status_code == 201
+    for line in Movement.objects.filter(establishment=demo["DEMO"]):
+        generic = serializers.ModelSerializer.to_representation(MovementSerializer(), line)
+        assert MovementSerializer(line).data == generic
+    assert posted.json() == serializers.ModelSerializer.to_representation(MovementSerializer(), movement)
+    assert reversal.json()["reverses"] == movement.pk

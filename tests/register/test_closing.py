@@ -88,7 +88,7 @@ def test_a_line_dated_in_a_closed_month_is_refused_and_never_silently_absorbed(p
             services.movement_record(**late)
         assert guarded.value.code == "month_closed"
         # A line written past the guard (e.g. before it existed) must still be caught.
-        monkeypatch.setattr(services, "_check_month_open", lambda lot, occurred_at: None)
+        monkeypatch.setattr(services, "_month_to_check", lambda occurred_at, now: None)
         services.movement_record(**late)
     with time_machine.travel(_in_month(next_month(second))):
         with pytest.raises(DomainError) as refused:

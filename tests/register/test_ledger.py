@@ -11,7 +11,15 @@ from django.utils import timezone
 
 from config.errors import DomainError, InvalidInput
 from register import services
-from register.chain import GENESIS_HASH, ChainVerifier, hash_payload, line_payload, row_hash
+from register.chain import (
+    GENESIS_HASH,
+    ChainVerifier,
+    hash_from_parts,
+    hash_payload,
+    line_hash_parts,
+    line_payload,
+    row_hash,
+)
 from register.models import Movement, RegisterHead, StockBalance
 from register.selectors import chain_rows, register_verify
 from tests.conftest import tamper_as_superuser
@@ -154,6 +162,41 @@ def test_the_fast_row_hash_is_the_stored_hash(pharmacist, demo, make_lot):
                              strict=True):
         assert row_hash(demo["DEMO"].code, row) == row["hash"]
         assert hash_payload(services.movement_payload(movement, establishment_code=demo["DEMO"].code)) == row["hash"]
+
+
+AWKWARD = "tab\there\u2028 « é » 😀 \\ \"q\" \x1f \u202e ½"
+
+
+def test_the_database_hashes_awkward_text_as_the_python_payload_does(pharmacist, demo, make_lot):
+    """The stored hash is computed by register_append in PostgreSQL from parts written in Python:
+    it must be the hash of the canonical payload, whatever the text (escapes, astral, controls)."""
+    lot = make_lot(units=10)
+    moved = services.movement_record(
+        actor=pharmacist, lot=lot, direction="exit", reason="loss", quantity=1, counterparty=AWKWARD,
+        note=AWKWARD, patient_name=AWKWARD, occurred_at=timezone.now() - dt.timedelta(microseconds=1),
+    )
+    reverse = services.movement_reverse(actor=pharmacist, movement=moved, reason=AWKWARD)
+    for movement in (moved, reverse):
+        stored = Movement.objects.select_related("lot", "location", "reverses", "paired_with").get(pk=movement.pk)
+        expected = hash_payload(services.movement_payload(stored, establishment_code=demo["DEMO"].code))
+        assert stored.hash == movement.hash == expected
+    assert register_verify(demo["DEMO"]).ok
+
+
+def test_hash_parts_give_the_payload_hash():
+    """line_hash_parts + the three lock-time values = hash_payload(line_payload(...)), byte for byte."""
+    when = dt.datetime(2024, 2, 29, 23, 59, 59, 123456, tzinfo=dt.UTC)
+    for links in ((None, None), (12, 7)):
+        content = {
+            "establishment_code": "DÉMO\"", "location_code": "VAULT", "lot_id": 4, "batch_number": 'B"\\1',
+            "product_id": 2, "direction": "exit", "reason": "reversal", "quantity": 3, "counterparty": AWKWARD,
+            "prescriber_name": "Dr \x00\x1f", "prescriber_address": "1 rue\n75000", "patient_name": "Ünïcode",
+            "patient_address": "", "occurred_at": when, "recorded_at": when + dt.timedelta(days=2),
+            "recorded_by_name": "pharmacist", "note": AWKWARD, "late_entry_reason": "panne",
+            "reverses_number": links[0], "paired_with_number": links[1],
+        }
+        expected = hash_payload(line_payload(**content, number=13, balance_after=0, prev_hash="a" * 64))
+        assert hash_from_parts(line_hash_parts(**content), balance_after=0, number=13, prev_hash="a" * 64) == expected
 
 
 def test_the_fast_row_hash_matches_the_payload_hash_on_awkward_values():
