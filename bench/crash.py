@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import psycopg
 
 from bench.common import Server, database_url, log, run_threads, scratch_database
-from bench.load import MIX, Context, check_database, client_loop, demo_lots, login_all, report
+from bench.load import MIX, Context, check_database, client_loop, demo_lots, login_all, register_lines, report
 
 
 def in_flight(ctx: Context) -> int:
@@ -74,7 +74,8 @@ def main() -> None:
     events: list[str] = []
     try:
         tokens = login_all(server.port)
-        ctx = Context(port=server.port, tokens=tokens, lots=demo_lots(server.port, tokens["pharmacist"]))
+        ctx = Context(port=server.port, tokens=tokens, lots=demo_lots(server.port, tokens["pharmacist"]),
+                      setup_lines=register_lines(args.db))
         log(f"{args.clients} clients for {args.duration:.0f} s against {' '.join(server.command[1:])}")
         loader = threading.Thread(target=run_threads, args=(args.clients, client_loop, ctx, list(MIX)), daemon=True)
         started = time.perf_counter()

@@ -56,6 +56,8 @@ class Context:
     latencies: dict[str, list[float]] = field(default_factory=dict)
     statuses: Counter[str] = field(default_factory=Counter)
     prescriptions: list[tuple[int, int]] = field(default_factory=list)  # (prescription, lot), op_dispensation
+    # Lines already in the register before the clients start (manage.py demo and its scenario).
+    setup_lines: int = 0
 
     def record(self, op: str, status: int | str, code: str, ms: float) -> None:
         with self.lock:
@@ -213,6 +215,12 @@ def demo_lots(port: int, token: str) -> list[int]:
     return [item["id"] for item in lots["results"] if item["establishment"] == "DEMO"]
 
 
+def register_lines(db: str) -> int:
+    """How many lines the scratch register holds (before the run: the demo's set-up lines)."""
+    with psycopg.connect(database_url(db)) as conn:
+        return int(conn.execute("SELECT count(*) FROM register_movement").fetchone()[0])
+
+
 def check_database(db: str, ctx: Context) -> list[str]:
     """After the run: what the server acknowledged is there, every line has its audit event,
     ``verify_register`` passes. Returns the problems found (empty: all good)."""
@@ -240,9 +248,7 @@ def check_database(db: str, ctx: Context) -> list[str]:
         if gaps:
             problems.append(f"order numbers missing: {gaps}")
         acknowledged = {line_id for line_id, _ in ctx.acknowledged}
-        demo_lines = conn.execute(
-            "SELECT count(*) FROM register_movement WHERE note LIKE 'Bon de livraison BL-%%'"
-        ).fetchone()[0]
+        demo_lines = ctx.setup_lines
         print(f"acknowledged lines: {len(ctx.acknowledged)}, all present: {not missing}; lines in the database: "
               f"{len(present)} (demo set-up {demo_lines}, committed but never acknowledged "
               f"{len(set(present) - acknowledged) - demo_lines}); lines without audit event: {orphans}; "
@@ -282,7 +288,7 @@ def main() -> None:
     try:
         tokens = login_all(server.port)
         ctx = Context(port=server.port, tokens=tokens, lots=demo_lots(server.port, tokens["pharmacist"]),
-                      seed=args.seed)
+                      seed=args.seed, setup_lines=register_lines(args.db))
         mix = list(MIX)
         if args.dispensations:
             setup_dispensations(ctx, lambda user: Client(server.port, tokens[user]))
