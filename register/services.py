@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
@@ -196,29 +196,37 @@ def movement_record(
         },
     )
     actor_row = event["actor"]
-    with transaction.atomic(), connection.cursor() as cursor:
-        # register_append (register/migrations/0005_register_append.py) takes the register lock,
-        # allocates the number, re-checks what must be checked under the lock (listing, closed
-        # month, quarantine, stock), hashes, inserts the line and its audit event and moves the
-        # head: one round trip, so the lock is held for that call and the COMMIT only.
-        cursor.execute(
-            "SELECT * FROM register_append(" + ", ".join(["%s"] * 34) + ")",
-            [
-                establishment.pk, location.pk if location is not None else None, lot.pk,
-                lot.product.substance_id, lot.product_id, timezone.localdate(occurred_at),
-                _month_to_check(occurred_at, now), quarantine_applies,
-                direction, reason, quantity, counterparty, prescriber_name, prescriber_address,
-                patient_name, patient_address, occurred_at, now, actor.pk, movement.recorded_by_name,
-                note, late_entry_reason, reverses.pk if reverses is not None else None,
-                paired_with.pk if paired_with is not None else None, list(hash_parts),
-                actor_row.pk if actor_row is not None else None, event["actor_username"], event["role"],
-                event["action"], event["object_type"], Jsonb(event["data"]), event["ip_address"],
-                event["user_agent"], event["request_id"],
-            ],
-        )
-        status, line_id, number, balance_after, line_hash, prev_hash, location_id, on_hand = cursor.fetchone()
-        if status != "ok":
-            raise _refusal(status, lot=lot, location_id=location_id, on_hand=on_hand, occurred_at=occurred_at, delta=quantity)
+    params = [
+        establishment.pk, location.pk if location is not None else None, lot.pk,
+        lot.product.substance_id, lot.product_id, timezone.localdate(occurred_at),
+        _month_to_check(occurred_at, now), quarantine_applies,
+        direction, reason, quantity, counterparty, prescriber_name, prescriber_address,
+        patient_name, patient_address, occurred_at, now, actor.pk, movement.recorded_by_name,
+        note, late_entry_reason, reverses.pk if reverses is not None else None,
+        paired_with.pk if paired_with is not None else None, list(hash_parts),
+        actor_row.pk if actor_row is not None else None, event["actor_username"], event["role"],
+        event["action"], event["object_type"], Jsonb(event["data"]), event["ip_address"],
+        event["user_agent"], event["request_id"],
+    ]
+    # register_append (register/migrations/0005_register_append.py) takes the register lock,
+    # allocates the number, re-checks what must be checked under the lock (listing, closed month,
+    # quarantine, stock), hashes, inserts the line and its audit event and moves the head. Called
+    # outside any transaction, the statement is its own transaction: the COMMIT happens in the
+    # same round trip and the lock is released as soon as the database is done. Inside the
+    # caller's transaction (a dispensation, a transfer), a savepoint keeps a refusal from
+    # aborting it, as an atomic block would.
+    try:
+        if connection.in_atomic_block:
+            with transaction.atomic():
+                row = _register_append(params)
+        else:
+            row = _register_append(params)
+    except DatabaseError as error:
+        refusal = _refusal(error, lot=lot, occurred_at=occurred_at, delta=quantity)
+        if refusal is None:
+            raise
+        raise refusal from None
+    line_id, number, balance_after, line_hash, prev_hash, location_id = row
     movement.pk = line_id
     movement.number = number
     movement.balance_after = balance_after
@@ -243,10 +251,23 @@ def _month_to_check(occurred_at: dt.datetime, now: dt.datetime) -> dt.date | Non
     return _month_start(occurred_at).date()
 
 
-def _refusal(
-    status: str, *, lot: Lot, location_id: int | None, on_hand: int | None, occurred_at: dt.datetime, delta: int
-) -> DomainError:
-    """The error for a refusal of ``register_append`` (its status code)."""
+def _register_append(params: list[Any]) -> tuple[Any, ...]:
+    with connection.cursor() as cursor:
+        cursor.execute(_REGISTER_APPEND, params)
+        return tuple(cursor.fetchone())
+
+
+_REGISTER_APPEND = "SELECT * FROM register_append(" + ", ".join(["%s"] * 34) + ")"
+_REFUSAL_PREFIX = "register_append:"
+
+
+def _refusal(error: DatabaseError, *, lot: Lot, occurred_at: dt.datetime, delta: int) -> DomainError | None:
+    """The DomainError for a refusal raised by ``register_append``; None for any other error."""
+    diag = getattr(error.__cause__, "diag", None)
+    message = getattr(diag, "message_primary", None) or ""
+    if getattr(diag, "sqlstate", None) != "P0001" or not message.startswith(_REFUSAL_PREFIX):
+        return None
+    status = message.removeprefix(_REFUSAL_PREFIX)
     if status == "not_narcotic_on_date":
         return DomainError(
             "not_narcotic_on_date",
@@ -264,7 +285,8 @@ def _refusal(
     if status == "lot_quarantined":
         return _quarantined(lot)
     if status == "insufficient_stock":
-        location = Location.objects.filter(pk=location_id).first()
+        on_hand = int(diag.message_detail)
+        location = Location.objects.filter(pk=int(diag.message_hint)).first()
         return DomainError(
             "insufficient_stock",
             f"Only {on_hand} {lot.product.unit_label}(s) of lot {lot.batch_number} at "

@@ -11,16 +11,23 @@ caller (the application's role needs no new privilege: the function runs with th
 Each statement of a PL/pgSQL function takes a fresh snapshot (READ COMMITTED), so the balance
 read after the head lock sees every line committed before the lock was granted.
 
-Status codes (``r_status`` column): ``ok``, or the refusal, whose message ``movement_record`` writes:
-``not_narcotic_on_date``, ``register_missing``, ``month_closed``, ``lot_quarantined``,
-``insufficient_stock`` (with ``on_hand``). On a refusal the caller rolls the transaction back,
-which also gives back the order number taken here: numbers stay gap-free.
+A refusal raises ``register_append:<code>`` (SQLSTATE P0001), which ``movement_record`` turns
+into its DomainError: ``not_narcotic_on_date``, ``register_missing``, ``month_closed``,
+``lot_quarantined``, ``insufficient_stock`` (units on hand in DETAIL, the location in HINT).
+Raising, not returning a status, is what makes the call safe on its own in autocommit: the
+statement is then its transaction, and an error rolls it back whole, including the order
+number taken here, so numbers stay gap-free. Called alone, the COMMIT happens in the same round
+trip, and the lock is released without waiting for the application at all.
 """
 
 from django.db import migrations
 
 CREATE = r"""
-CREATE OR REPLACE FUNCTION register_append(
+DROP FUNCTION IF EXISTS register_append(
+    bigint, bigint, bigint, bigint, bigint, date, date, boolean, text, text, integer, text, text, text, text,
+    text, timestamptz, timestamptz, integer, text, text, text, bigint, bigint, text[], integer, text, text,
+    text, text, jsonb, inet, text, text);
+CREATE FUNCTION register_append(
     p_establishment_id bigint,
     p_location_id bigint,           -- NULL: the establishment's vault (code VAULT)
     p_lot_id bigint,
@@ -55,8 +62,8 @@ CREATE OR REPLACE FUNCTION register_append(
     p_audit_ip inet,
     p_audit_user_agent text,
     p_audit_request_id text
-) RETURNS TABLE (r_status text, r_line_id bigint, r_number bigint, r_balance_after integer, r_hash text,
-                 r_prev_hash text, r_location_id bigint, r_on_hand integer)
+) RETURNS TABLE (r_line_id bigint, r_number bigint, r_balance_after integer, r_hash text, r_prev_hash text,
+                 r_location_id bigint)
 LANGUAGE plpgsql AS $fn$
 DECLARE
     v_location bigint := p_location_id;
@@ -73,9 +80,7 @@ BEGIN
         WHERE c.substance_id = p_substance_id AND c.schedule = 'narcotic'
           AND c.valid_from <= p_day AND (c.valid_to IS NULL OR c.valid_to >= p_day)
     ) THEN
-        RETURN QUERY SELECT 'not_narcotic_on_date', NULL::bigint, NULL::bigint, NULL::integer, NULL::text,
-                            NULL::text, NULL::bigint, NULL::integer;
-        RETURN;
+        RAISE EXCEPTION 'register_append:not_narcotic_on_date';
     END IF;
     IF v_location IS NULL THEN
         SELECT l.id INTO v_location FROM register_location l
@@ -89,9 +94,7 @@ BEGIN
     WHERE h.establishment_id = p_establishment_id
     RETURNING h.last_number, h.last_hash INTO v_number, v_prev;
     IF NOT FOUND OR v_location IS NULL THEN
-        RETURN QUERY SELECT 'register_missing', NULL::bigint, NULL::bigint, NULL::integer, NULL::text,
-                            NULL::text, NULL::bigint, NULL::integer;
-        RETURN;
+        RAISE EXCEPTION 'register_append:register_missing';
     END IF;
 
     -- A closed month's balance is frozen (R.5132-36): a late line dated inside it would silently
@@ -100,9 +103,7 @@ BEGIN
         SELECT 1 FROM register_monthlyclosing m
         WHERE m.establishment_id = p_establishment_id AND m.product_id = p_product_id AND m.month = p_closed_month
     ) THEN
-        RETURN QUERY SELECT 'month_closed', NULL::bigint, NULL::bigint, NULL::integer, NULL::text,
-                            NULL::text, NULL::bigint, NULL::integer;
-        RETURN;
+        RAISE EXCEPTION 'register_append:month_closed';
     END IF;
 
     IF v_delta > 0 THEN
@@ -124,15 +125,12 @@ BEGIN
             IF p_refuse_quarantined AND EXISTS (
                 SELECT 1 FROM register_lot q WHERE q.id = p_lot_id AND q.quarantined_at IS NOT NULL
             ) THEN
-                RETURN QUERY SELECT 'lot_quarantined', NULL::bigint, NULL::bigint, NULL::integer, NULL::text,
-                                    NULL::text, NULL::bigint, NULL::integer;
-                RETURN;
+                RAISE EXCEPTION 'register_append:lot_quarantined';
             END IF;
-            RETURN QUERY SELECT 'insufficient_stock', NULL::bigint, NULL::bigint, NULL::integer, NULL::text,
-                                NULL::text, v_location,
-                                COALESCE((SELECT b.on_hand FROM register_stockbalance b
-                                          WHERE b.location_id = v_location AND b.lot_id = p_lot_id), 0);
-            RETURN;
+            RAISE EXCEPTION 'register_append:insufficient_stock' USING
+                DETAIL = COALESCE((SELECT b.on_hand FROM register_stockbalance b
+                                   WHERE b.location_id = v_location AND b.lot_id = p_lot_id), 0)::text,
+                HINT = v_location::text;
         END IF;
     END IF;
 
@@ -165,7 +163,7 @@ BEGIN
         p_audit_data || jsonb_build_object('number', v_number), p_audit_ip, p_audit_user_agent, p_audit_request_id
     );
 
-    RETURN QUERY SELECT 'ok', v_id, v_number, v_balance, v_hash, v_prev, v_location, v_balance;
+    RETURN QUERY SELECT v_id, v_number, v_balance, v_hash, v_prev, v_location;
 END
 $fn$;
 """

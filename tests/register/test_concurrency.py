@@ -79,3 +79,47 @@ def test_concurrent_receipts_in_two_establishments_do_not_share_numbers(committe
         numbers = list(Movement.objects.filter(establishment=demo[code]).order_by("number").values_list("number", flat=True))
         assert numbers == list(range(1, len(numbers) + 1))
         assert register_verify(demo[code]).ok
+
+
+def test_refusals_in_autocommit_leave_no_trace(committed_db, demo, make_lot):
+    """Called outside any transaction, register_append is its own transaction: a refusal raised
+    under the lock (stock, quarantine seen only there, listing) rolls back the number it took,
+    the balance and the audit event, and the next line still takes the next number."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from audit.models import AuditEvent
+    from register.models import RegisterHead, StockBalance
+
+    lot = make_lot(units=2, batch="AUTO-1")
+    actor = get_user_model().objects.get(username="pharmacist")
+    assert not connection.in_atomic_block
+    head_before = RegisterHead.objects.get(establishment=demo["DEMO"]).last_number
+    events_before = AuditEvent.objects.count()
+    stale = Lot.objects.select_related("product__substance", "establishment").get(pk=lot.pk)
+
+    def refused(**kwargs: Any) -> str:
+        base = {"actor": actor, "lot": stale, "direction": "exit", "reason": "loss", "quantity": 1, "counterparty": "x"}
+        try:
+            services.movement_record(**{**base, **kwargs})
+        except DomainError as error:
+            return error.code
+        raise AssertionError("the line was accepted")
+
+    assert refused(quantity=3) == "insufficient_stock"
+    before_listing = timezone.make_aware(dt.datetime(2017, 4, 1, 12, 0))
+    assert refused(direction="entry", reason="return", occurred_at=before_listing, late_entry_reason="archives") == (
+        "not_narcotic_on_date"
+    )
+    Lot.objects.filter(pk=lot.pk).update(quarantined_at=timezone.now())  # after `stale` was read
+    assert refused() == "lot_quarantined"
+
+    assert RegisterHead.objects.get(establishment=demo["DEMO"]).last_number == head_before
+    assert AuditEvent.objects.count() == events_before
+    assert StockBalance.objects.get(lot=lot).on_hand == 2
+    line = services.movement_record(actor=actor, lot=stale, direction="exit", reason="destruction", quantity=1,
+                                    counterparty="x")
+    assert line.number == head_before + 1
+    assert register_verify(demo["DEMO"]).ok
+    connection.close()
