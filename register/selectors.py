@@ -44,13 +44,14 @@ def lot_to_move(user: Any, pk: int) -> Lot | None:
     if row is None:
         return None
     values = iter(row)
-    loaded = {}
-    for model in (Lot, Product, Establishment):
+
+    def load(model: type[Any]) -> Any:
         names = [field.attname for field in model._meta.concrete_fields]
-        loaded[model] = model.from_db(connection.alias, names, [next(values) for _ in names])
-    lot = loaded[Lot]
-    lot.product = loaded[Product]
-    lot.establishment = loaded[Establishment]
+        return model.from_db(connection.alias, names, [next(values) for _ in names])
+
+    lot: Lot = load(Lot)
+    lot.product = load(Product)
+    lot.establishment = load(Establishment)
     return lot
 
 

@@ -264,9 +264,9 @@ _REFUSAL_PREFIX = "register_append:"
 def _refusal(error: DatabaseError, *, lot: Lot, occurred_at: dt.datetime, delta: int) -> DomainError | None:
     """The DomainError for a refusal raised by ``register_append``; None for any other error."""
     diag = getattr(error.__cause__, "diag", None)
-    message = getattr(diag, "message_primary", None) or ""
-    if getattr(diag, "sqlstate", None) != "P0001" or not message.startswith(_REFUSAL_PREFIX):
+    if diag is None or diag.sqlstate != "P0001" or not (diag.message_primary or "").startswith(_REFUSAL_PREFIX):
         return None
+    message: str = diag.message_primary
     status = message.removeprefix(_REFUSAL_PREFIX)
     if status == "not_narcotic_on_date":
         return DomainError(
