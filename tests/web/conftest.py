@@ -42,6 +42,11 @@ def page(browser: Any, committed_db: Any, demo: Any, live_server: Any) -> Iterat
     tab = context.new_page()
     tab.set_default_timeout(15000)
     tab.base = live_server.url
+    # Every journey doubles as a Content-Security-Policy check: a page that needs an inline
+    # script or style, or a resource from elsewhere, logs a refusal here and fails its test.
+    refusals: list[str] = []
+    tab.on("console", lambda message: refusals.append(message.text) if "Content Security Policy" in message.text else None)
     ARTIFACTS.mkdir(exist_ok=True)
     yield tab
     context.close()
+    assert not refusals, f"the page broke its Content-Security-Policy: {refusals}"

@@ -65,6 +65,17 @@ def test_home_sends_each_role_to_its_page(technician: Any, inspector: Any, presc
     assert client_of(prescriber).get("/")["Location"] == "/patients/"
 
 
+def test_pages_forbid_inline_and_foreign_scripts(technician: Any) -> None:
+    """Every page carries a Content-Security-Policy allowing only its own scripts and styles;
+    the API docs (Swagger UI from its CDN) are the one exception."""
+    policy = client_of(technician).get("/stock/")["Content-Security-Policy"]
+    directives = dict(part.strip().split(" ", 1) for part in policy.split(";") if part.strip())
+    assert directives["script-src"] == "'self'"
+    assert directives["style-src"] == "'self'"
+    assert directives["frame-ancestors"] == "'none'"
+    assert "Content-Security-Policy" not in client_of(technician).get("/api/v1/docs/")
+
+
 def test_outsider_sees_nothing_of_demo(demo: Any, outsider: Any, lot_50: Lot) -> None:
     """A pharmacist of OTHER gets 404 for DEMO's lines and establishment, and sees only OTHER."""
     client = client_of(outsider)
