@@ -147,12 +147,14 @@ STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").exists() else 
 AUTHENTICATION_BACKENDS = ["audit.backends.LockoutModelBackend"]
 # Failed logins: at most FAILURES per username and client IP within MINUTES, then that pair is
 # locked until the oldest failure leaves the window (audit.lockout). The throttle bounds the
-# guesses per IP on the token endpoint whatever the username (per process: LocMem cache).
+# guesses per IP on the token endpoint whatever the username, counted in the database cache
+# (shared by every worker; its table is created by audit/migrations/0006_shared_cache_table.py).
 LOGIN_LOCKOUT = {
     "FAILURES": env_int("LOGIN_LOCKOUT_FAILURES", 5),
     "MINUTES": env_int("LOGIN_LOCKOUT_MINUTES", 15),
 }
 LOGIN_THROTTLE_RATE = env_str("LOGIN_THROTTLE_RATE", "30/minute")
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "django_cache"}}
 # Reverse proxies of ours in front of the service (0: clients connect directly). The client IP
 # of the audit trail and of the login lockout is read from X-Forwarded-For only through them.
 TRUSTED_PROXY_COUNT = env_int("DJANGO_TRUSTED_PROXY_COUNT", 0)

@@ -81,6 +81,20 @@ def test_the_token_endpoint_is_rate_limited_per_ip(login, demo, settings):
     assert throttled.status_code == 429 and throttled.json()["code"] == "throttled" and throttled["Retry-After"]
 
 
+def test_the_rate_limit_counts_in_the_database_shared_by_all_workers(login, demo, settings):
+    """The throttle's history is a row of the database cache, not a worker's memory: every gunicorn
+    worker (and every server) reads the same count for a client IP."""
+    from django.db import connection
+
+    settings.LOGIN_THROTTLE_RATE = "2/minute"
+    login("nobody", "x")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM django_cache WHERE cache_key LIKE %s", ["%throttle_login_%"])
+        assert cursor.fetchone()[0] == 1
+    login("nobody", "x")
+    assert login("nobody", "x").status_code == 429
+
+
 def test_an_inactive_user_cannot_get_a_token(login, pharmacist):
     """A deactivated account answers invalid_credentials, audited as a failure."""
     pharmacist.is_active = False
