@@ -13,6 +13,7 @@ successful (2xx) answers are kept: after a refusal nothing was written, and the 
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import hashlib
 import json
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import connection, transaction
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -74,6 +76,18 @@ def idempotency_store(*, user: Any, key: str, response: Response) -> None:
         claimed.update(status_code=response.status_code, response_body=body)
     else:
         claimed.delete()
+
+
+def idempotency_keys_purge(*, older_than: dt.timedelta) -> int:
+    """Delete the keys claimed more than ``older_than`` ago; return how many went.
+
+    A key only has to outlive its client's retries (seconds to hours): after that a replay can no
+    longer happen, and the write itself stays in the register and the audit trail. A claim still
+    held by a running request is young, so it is never taken from under it.
+    """
+    cutoff = timezone.now() - older_than
+    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=cutoff).delete()
+    return deleted
 
 
 def _replay(record: IdempotencyKey, fingerprint: str, key: str) -> Response:

@@ -204,6 +204,9 @@ SPECTACULAR_SETTINGS = {
 # Largest request body accepted (bytes): a register line is small; a huge body is refused early.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 1024 * 1024)
 
+# Idempotency-Key records older than this are deleted by `manage.py purge_idempotency_keys`.
+IDEMPOTENCY_KEY_RETENTION_DAYS = env_int("IDEMPOTENCY_KEY_RETENTION_DAYS", 30)
+
 # Regulatory thresholds (DOMAIN.md). Every figure marked "configurable" lives here.
 KETAMINE_RULES = {
     "MAX_PRESCRIPTION_DAYS": env_int("KETAMINE_MAX_PRESCRIPTION_DAYS", 28),  # R.5132-30

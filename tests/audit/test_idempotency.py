@@ -147,3 +147,28 @@ def test_a_dispensation_retried_with_its_key_is_dispensed_once(api, pharmacist, 
     assert first.status_code == again.status_code == 201 and again.content == first.content
     assert Dispensation.objects.filter(prescription=issued.prescription).count() == 1
     assert Movement.objects.count() == lines + 1
+
+
+def test_old_keys_are_purged_and_the_purge_is_audited(api, pharmacist, lot_50):
+    """purge_idempotency_keys deletes keys older than the retention only; the lines stay."""
+    import datetime as dt
+    from io import StringIO
+
+    import pytest
+    from django.core.management import CommandError, call_command
+    from django.utils import timezone
+
+    client = api(pharmacist)
+    assert _post(client, MOVEMENTS, _exit_body(lot_50), "old-key").status_code == 201
+    # The claim is stamped by the database clock (now() in the INSERT): age it there.
+    IdempotencyKey.objects.filter(key="old-key").update(created_at=timezone.now() - dt.timedelta(days=31))
+    assert _post(client, MOVEMENTS, _exit_body(lot_50), "new-key").status_code == 201
+    lines = Movement.objects.count()
+    out = StringIO()
+    call_command("purge_idempotency_keys", "--days", "30", stdout=out)
+    assert "1 idempotency key(s)" in out.getvalue()
+    assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["new-key"]
+    assert Movement.objects.count() == lines
+    assert AuditEvent.objects.filter(action="idempotency.keys.purged").get().data == {"days": 30, "deleted": 1}
+    with pytest.raises(CommandError):
+        call_command("purge_idempotency_keys", "--days", "0")
