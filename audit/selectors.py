@@ -11,8 +11,9 @@ from audit.models import AuditEvent
 from register.selectors import establishments_for
 
 
-def audit_events_for(user: Any) -> QuerySet[AuditEvent]:
-    """The events a pharmacist or inspector may read, newest first.
+def audit_events_for(user: Any, establishment: Any = None) -> QuerySet[AuditEvent]:
+    """The events a pharmacist or inspector may read, newest first (of one of their
+    establishments only when ``establishment`` is given, as on the web audit page).
 
     An event tied to an establishment is visible to that establishment's members. An event with
     no establishment (logins, logouts, token revocations, failed logins) is visible to the
@@ -22,6 +23,8 @@ def audit_events_for(user: Any) -> QuerySet[AuditEvent]:
     them would let one establishment read what strangers type into the login form.
     """
     mine = establishments_for(user)
+    if establishment is not None:
+        mine = mine.filter(pk=establishment.pk)
     members = get_user_model().objects.filter(establishments__in=mine)
     return (
         AuditEvent.objects.filter(

@@ -17,8 +17,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from audit.models import AuditEvent
 from audit.reads import list_read_record
+from audit.selectors import audit_events_for
 from audit.services import audit_record
 from config.errors import DomainError
 from config.permissions import PHARMACY, READ_REGISTER, Role, has_role
@@ -318,11 +318,12 @@ def inspection(request: HttpRequest) -> HttpResponse:
 def audit(request: HttpRequest) -> HttpResponse:
     """The audit trail of the establishments the user belongs to, filtered by action."""
     establishment = current_establishment(request)
-    events = AuditEvent.objects.filter(establishment=establishment)
+    # The establishment's events and its members' logins, logouts and failed logins, as the API.
+    events = audit_events_for(request.user, establishment)
     form = AuditFilterForm(request.GET or None, events=events)
     if form.is_valid() and form.cleaned_data.get("action"):
         events = events.filter(action=form.cleaned_data["action"])
-    page = Paginator(events.order_by("-id"), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return render(

@@ -229,6 +229,17 @@ def test_audit_page_filters_by_action(inspector: Any, pharmacist: Any, lot_50: L
     assert everything > len(events)
 
 
+def test_audit_page_shows_the_members_logins_not_strangers(pharmacist: Any, outsider: Any) -> None:
+    """Logins carry no establishment: the page shows those of the establishment's members (as the
+    API does), a failed login typed for a member included, and never another establishment's."""
+    Client().post("/login/", {"username": "technician", "password": "wrong-password"})
+    Client().post("/login/", {"username": "outsider", "password": "wrong-password"})
+    client_of(pharmacist).get("/")
+    events = client_of(pharmacist).get("/audit/?action=auth.login.failed").context["page"].object_list
+    assert [event.actor_username for event in events] == ["technician"]
+    assert not any(event.actor_username == "outsider" for event in client_of(pharmacist).get("/audit/").context["page"])
+
+
 def test_stock_dashboard_warns_of_expiry_and_draws_each_lot(technician: Any, make_lot: Any, demo: Any) -> None:
     """Lots expiring within 90 days or expired are flagged; each lot row has its SVG chart."""
     import datetime as dt
