@@ -103,9 +103,12 @@ def movement_record(
 ) -> Movement:
     """Append one line to the establishment's register (R.5132-36) and update the stock cache.
 
-    One transaction: lock the register head, allocate the next order number, check the rules,
-    hash, insert, update the balance, write the audit event. A refusal rolls everything back,
-    including the number, so numbers stay gap-free.
+    The rules that cannot change while the request waits are checked here, before the lock; then
+    one call of the database function ``register_append`` does the rest in one transaction: lock
+    the register head, allocate the next order number, check the narcotic listing and re-check
+    what another writer could have changed (closed month, quarantine, stock), hash, insert,
+    update the balance, write the audit event. A refusal rolls everything back, including the number, so numbers stay
+    gap-free.
     """
     if direction not in Movement.Direction.values:
         raise InvalidInput("direction must be 'entry' or 'exit'.", fields={"direction": ["Invalid choice."]})
