@@ -140,27 +140,31 @@ def movement_record(
         raise DomainError("lot_expired", f"Lot {lot.batch_number} expired on {lot.expires_on.isoformat()}.")
 
     establishment = lot.establishment
+    # What the line says, stored as given and hashed as given (register.chain).
+    content: dict[str, Any] = {
+        "direction": direction,
+        "reason": reason,
+        "quantity": quantity,
+        "counterparty": counterparty,
+        "prescriber_name": prescriber_name,
+        "prescriber_address": prescriber_address,
+        "patient_name": patient_name,
+        "patient_address": patient_address,
+        "occurred_at": occurred_at,
+        "recorded_at": now,
+        "recorded_by_name": actor.get_username(),
+        "note": note,
+        "late_entry_reason": late_entry_reason,
+    }
     movement = Movement(
         # The object, not only its id: the API answer reads its code without another query.
         establishment=establishment,
         location=location,
         lot=lot,
-        direction=direction,
-        reason=reason,
-        quantity=quantity,
-        counterparty=counterparty,
-        prescriber_name=prescriber_name,
-        prescriber_address=prescriber_address,
-        patient_name=patient_name,
-        patient_address=patient_address,
-        occurred_at=occurred_at,
-        recorded_at=now,
         recorded_by=actor,
-        recorded_by_name=actor.get_username(),
-        note=note,
-        late_entry_reason=late_entry_reason,
         reverses=reverses,
         paired_with=paired_with,
+        **content,
     )
     hash_parts = line_hash_parts(
         establishment_code=establishment.code,
@@ -168,21 +172,9 @@ def movement_record(
         lot_id=lot.pk,
         batch_number=lot.batch_number,
         product_id=lot.product_id,
-        direction=direction,
-        reason=reason,
-        quantity=quantity,
-        counterparty=counterparty,
-        prescriber_name=prescriber_name,
-        prescriber_address=prescriber_address,
-        patient_name=patient_name,
-        patient_address=patient_address,
-        occurred_at=occurred_at,
-        recorded_at=now,
-        recorded_by_name=movement.recorded_by_name,
-        note=note,
-        late_entry_reason=late_entry_reason,
         reverses_number=reverses.number if reverses is not None else None,
         paired_with_number=paired_with.number if paired_with is not None else None,
+        **content,
     )
     event = audit_event_values(
         action=audit_action,
