@@ -61,6 +61,7 @@ FOOTER_TOP = MARGIN + 16
 _FONTS_DIR = Path(__file__).parent / "fonts"
 _CACHE_LIMIT = 20_000  # distinct strings kept encoded; cleared when full so memory stays bounded
 _ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
+Color = tuple[float, float, float]
 
 PAGE_TOTAL_FORM = "registerPageTotal"
 PAGE_HEADER_FORM = "registerPageHeader"
@@ -82,8 +83,6 @@ class Column:
     label: str
     width: float
     align: str = "left"  # or "right" for quantities
-    # Text that differs on (nearly) every row (order number, date): drawn directly, not cached.
-    unique: bool = False
 
 
 class _Encoder:
@@ -97,8 +96,6 @@ class _Encoder:
         self._runs: dict[str, tuple[tuple[tuple[str, str], ...], float]] = {}
         self._wraps: dict[tuple[str, float], tuple[str, ...]] = {}
         self._blocks: dict[tuple[str, ...], tuple[str, str, str]] = {}
-        # Whole cells' operators by (column's Tm prefix, text lines, font in use before).
-        self.fragments: dict[tuple[str, tuple[str, ...], str], tuple[str, str]] = {}
         # Printable ASCII is assigned first, to itself, in the font's first subset: any ASCII
         # string (numbers, dates, hashes, most names) is then shown as is, without splitting.
         subset, _ = self.font.splitString("".join(map(chr, range(32, 127))), self.doc)[0]
@@ -145,29 +142,67 @@ class _Encoder:
             hit = self._blocks[lines] = (first or self.ascii_font, " ".join(ops), current or self.ascii_font)
         return hit
 
-    def fragment(
-        self, place: str, right_edge: float | None, lines: tuple[str, ...], current: str
-    ) -> tuple[str, str]:
-        """A whole cell's operators in row coordinates (first baseline at y = 0), given the font
-        in use before it: (operators, font in use after it). Cached by the caller."""
-        first_font, body, last_font = self.block(lines)
+    def cell_ops(
+        self, place: str, right_edge: float | None, lines: tuple[str, ...], color: Color | None = None
+    ) -> str:
+        """A whole cell's operators in row coordinates (first baseline at y = 0, next lines by T*).
+
+        Context-free, so that a cell is rendered once and drawn on any row: it expects the ASCII
+        subset to be the current font (each row's text object starts with it) and leaves it
+        current again, whatever other subsets its text needed.
+        """
+        if not lines or lines == ("",):
+            return ""
+        ascii_font, size = self.ascii_font, self.size
+        ops = [] if color is None else [f"{color[0]} {color[1]} {color[2]} rg"]
         if right_edge is None:
-            ops = [f"{place} 0 Tm"]
+            first, body, last = self.block(lines)
+            ops.append(f"{place} 0 Tm")
+            if first != ascii_font:
+                ops.append(f"{first} {size} Tf")
+            ops.append(body)
         else:
-            ops = [f"1 0 0 1 {right_edge - self.run(lines[0])[1]:.2f} 0 Tm"]
-        if first_font != current:
-            ops.append(f"{first_font} {self.size} Tf")
-        ops.append(body)
-        return " ".join(ops), last_font
+            # Right-aligned: each line starts where its own width puts it.
+            last = ascii_font
+            for offset, line in enumerate(lines):
+                if not line:
+                    continue
+                parts, width = self.run(line)
+                ops.append(f"1 0 0 1 {right_edge - width:.2f} {-offset * LEADING:.2f} Tm")
+                for name, show in parts:
+                    if name != last:
+                        ops.append(f"{name} {size} Tf")
+                        last = name
+                    ops.append(show)
+        if last != ascii_font:
+            ops.append(f"{ascii_font} {size} Tf")
+        if color is not None:
+            ops.append("0 g")
+        return " ".join(ops)
+
+    def fresh_cell_ops(self, place: str, lines: tuple[str, ...], color: Color | None = None) -> str:
+        """``cell_ops`` of a left-aligned cell whose text is new on (nearly) every row (a date, a
+        note): ASCII text is written directly, as caching it would only evict the text that does
+        recur (products, names) from the caches."""
+        if not all(map(str.isascii, lines)):
+            return self.cell_ops(place, None, lines, color)
+        body = " T* ".join([f"({escapePDF(line)}) Tj" for line in lines])
+        if color is None:
+            return f"{place} 0 Tm {body}"
+        return f"{color[0]} {color[1]} {color[2]} rg {place} 0 Tm {body} 0 g"
 
     def wrap(self, text: str, width: float) -> tuple[str, ...]:
-        """Greedy word wrap into ``width`` points; a word longer than a line is cut."""
+        """Greedy word wrap into ``width`` points; a word longer than a line is cut. Cached."""
         key = (text, width)
         hit = self._wraps.get(key)
-        if hit is not None:
-            return hit
-        if len(self._wraps) > _CACHE_LIMIT:
-            self._wraps.clear()
+        if hit is None:
+            if len(self._wraps) > _CACHE_LIMIT:
+                self._wraps.clear()
+            hit = self._wraps[key] = self.wrap_fresh(text, width)
+        return hit
+
+    def wrap_fresh(self, text: str, width: float) -> tuple[str, ...]:
+        """``wrap`` without the cache, for text new on (nearly) every row."""
         # reportlab writes characters beyond U+FFFF into the font's ToUnicode map in a form that
         # readers reject; the PDF prints U+FFFD for them (the CSV keeps them as typed).
         text = _ASTRAL.sub("\ufffd", text)
@@ -190,9 +225,7 @@ class _Encoder:
                     word = word[cut:]
                 current = word
             lines.append(current)
-        result = tuple(lines)
-        self._wraps[key] = result
-        return result
+        return tuple(lines)
 
     def _fit(self, word: str, width: float) -> int:
         low, high = 1, len(word)
@@ -205,7 +238,9 @@ class _Encoder:
         return low
 
 
-Cell = tuple[tuple[str, ...], tuple[float, float, float] | None]  # wrapped lines, colour
+# A table cell: its wrapped lines, its colour, and its operators when drawn whole on a row
+# (``_Encoder.cell_ops``), or None to have them rendered when drawn.
+Cell = tuple[tuple[str, ...], Color | None, str | None]
 BLOCK_LEADING = 11.0
 
 
@@ -230,7 +265,6 @@ class _Table:
         # right-aligned quantities (their x depends on the text's width).
         self.anchors: list[tuple[str, float | None]] = []
         self.places: list[str] = []  # "1 0 0 1 x": the start of a Tm operator for the column
-        self.unique = [column.unique for column in columns]
         self.inner: list[float] = []
         x = left
         for column in columns:
@@ -471,12 +505,15 @@ class RegisterPdfWriter:
         """The column header, repeated on every page of the table: drawn once, as a form."""
         table = self.table
         assert table is not None
-        cells: list[Cell] = [(self.bold.wrap(column.label, width), None) for column, width in zip(table.columns, table.inner, strict=True)]
-        table.header_height = max(len(lines) for lines, _ in cells) * LEADING + 2 * PAD
+        cells: list[Cell] = [
+            (self.bold.wrap(column.label, width), None, None) for column, width in zip(table.columns, table.inner, strict=True)
+        ]
+        count = max(len(lines) for lines, _, _ in cells)
+        table.header_height = count * LEADING + 2 * PAD
         saved_y = self.y
         self.y = 0.0  # the form is drawn with its top edge at the current position
         self.canvas.beginForm(table.form, lowerx=0, lowery=-table.header_height, upperx=PAGE_WIDTH, uppery=0)
-        self._emit(cells, 0, table.header_height, HEADER_SHADE, self.bold)
+        self._emit(cells, 0, count, HEADER_SHADE, self.bold, whole=True)
         self.canvas.endForm()
         self.y = saved_y
 
@@ -518,8 +555,9 @@ class RegisterPdfWriter:
         while done < total:
             room = int((self.y - FOOTER_TOP - 2 * PAD) // LEADING)
             left = total - done
-            keep_whole = done == 0 and (left <= min(12, self._fresh_room()) or room < 4)
-            if left > room and (room < 1 or keep_whole):
+            if left > room and (
+                room < 1 or (done == 0 and (left <= min(12, self._fresh_room()) or room < 4))
+            ):
                 # A short row moves whole to the next page; a long one (a long late-entry reason,
                 # a long note) is split, so that no page is left mostly empty.
                 self._finish_page()
@@ -527,7 +565,7 @@ class RegisterPdfWriter:
                 continue
             count = min(left, room)
             height = count * LEADING + 2 * PAD
-            self._emit(cells, done, height, SHADE if self.shade else None, self.text, continued=done > 0)
+            self._emit(cells, done, count, SHADE if self.shade else None, self.text, whole=count == total)
             self.y -= height
             done += count
             if last_line is not None:
@@ -542,64 +580,38 @@ class RegisterPdfWriter:
         return int((self.body_top - self.table.header_height - FOOTER_TOP - 2 * PAD) // LEADING)
 
     def _emit(
-        self,
-        cells: Sequence[Cell],
-        start: int,
-        height: float,
-        shade: str | None,
-        encoder: _Encoder,
-        *,
-        continued: bool = False,
+        self, cells: Sequence[Cell], start: int, count: int, shade: str | None, encoder: _Encoder, *, whole: bool
     ) -> None:
+        """Text lines ``start`` to ``start + count`` of a row (``whole``: all of them) at ``self.y``."""
         table = self.table
         assert table is not None
+        height = count * LEADING + 2 * PAD
         ops: list[str] = []
         if shade:
             ops.append(f"q {shade} g {table.left:.2f} {self.y - height:.2f} {table.width:.2f} {height:.2f} re f Q")
         # The row's text is drawn in coordinates translated to its first baseline (one ``cm``):
-        # a cell's operators then do not depend on where the row falls on the page, so the
-        # operators of a whole cell are cached (the same product, supplier, name recur a lot).
-        ops.append(f"q 1 0 0 1 0 {self.y - PAD - SIZE + 0.4:.2f} cm BT 0 g {LEADING} TL")
-        append = ops.append
-        run = encoder.run
-        size = encoder.size
-        fragments = encoder.fragments
-        if len(fragments) > _CACHE_LIMIT:
-            fragments.clear()
-        current = ""
-        count = round((height - 2 * PAD) / LEADING)
-        whole = start == 0 and not continued
+        # a cell's operators then do not depend on where the row falls on the page, so a cell
+        # whose text recurs (the same product, supplier, name) is rendered once.
         ascii_font = encoder.ascii_font
-        text_width = encoder.width
-        for index, ((lines, color), (left, right_edge), place, unique) in enumerate(
-            zip(cells, table.anchors, table.places, table.unique, strict=True)
-        ):
-            if not lines or lines == ("",):
-                continue
-            if color is not None:
-                append(f"{color[0]} {color[1]} {color[2]} rg")
-            if (unique and whole and len(lines) <= count and (right_edge is None or len(lines) == 1)
-                    and all(map(str.isascii, lines))):
-                # A number or a date: ASCII, new on every row; caching it would only churn the caches.
-                if right_edge is None:
-                    append(f"{place} 0 Tm")
-                else:
-                    append(f"1 0 0 1 {right_edge - text_width(lines[0]):.2f} 0 Tm")
-                if current != ascii_font:
-                    append(f"{ascii_font} {size} Tf")
-                    current = ascii_font
-                append(" T* ".join(f"({escapePDF(line)}) Tj" for line in lines))
-            elif whole and len(lines) <= count and (right_edge is None or len(lines) == 1):
-                # The common case: a whole cell is one cached fragment: a Tm, the font if it
-                # changes, and its text lines separated by T* (next line, at the leading set by TL).
-                key = (place, lines, current)
-                hit = fragments.get(key)
-                if hit is None:
-                    hit = fragments[key] = encoder.fragment(place, right_edge, lines, current)
-                append(hit[0])
-                current = hit[1]
-            else:
-                shown = ("(suite)",) if continued and index == 0 else lines[start : start + count]
+        ops.append(f"q 1 0 0 1 0 {self.y - PAD - SIZE + 0.4:.2f} cm BT {ascii_font} {encoder.size} Tf 0 g {LEADING} TL")
+        append = ops.append
+        if whole:
+            places, anchors = table.places, table.anchors
+            for index, (lines, color, rendered) in enumerate(cells):
+                if rendered is None:
+                    rendered = encoder.cell_ops(places[index], anchors[index][1], lines, color)
+                if rendered:
+                    append(rendered)
+        else:
+            # Part of a row split across pages: line by line, "(suite)" in the first column.
+            run, size = encoder.run, encoder.size
+            current = ascii_font
+            for index, ((lines, color, _), (left, right_edge)) in enumerate(zip(cells, table.anchors, strict=True)):
+                if not lines or lines == ("",):
+                    continue
+                if color is not None:
+                    append(f"{color[0]} {color[1]} {color[2]} rg")
+                shown = ("(suite)",) if start and index == 0 else lines[start : start + count]
                 for offset, line in enumerate(shown):
                     if not line:
                         continue
@@ -611,12 +623,19 @@ class RegisterPdfWriter:
                             append(f"{name} {size} Tf")
                             current = name
                         append(show)
-            if color is not None:
-                append("0 g")
+                if color is not None:
+                    append("0 g")
         append("ET Q")
         self.canvas.addLiteral(" ".join(ops))
 
-    def cells(self, values: Iterable[str | tuple[str, tuple[float, float, float] | None]]) -> list[Cell]:
+    def line_cell(self, index: int, lines: tuple[str, ...]) -> Cell:
+        """A cell of column ``index`` with its operators rendered (``_Encoder.cell_ops``), to be
+        cached by a caller whose text recurs."""
+        table = self.table
+        assert table is not None
+        return (lines, None, self.text.cell_ops(table.places[index], table.anchors[index][1], lines))
+
+    def cells(self, values: Iterable[str | tuple[str, Color | None]]) -> list[Cell]:
         """Wrap each value into its column (a value may come with a colour)."""
         table = self.table
         assert table is not None
@@ -624,9 +643,9 @@ class RegisterPdfWriter:
         result: list[Cell] = []
         for width, value in zip(table.inner, values, strict=True):
             if isinstance(value, tuple):
-                result.append((wrap(value[0], width), value[1]))
+                result.append((wrap(value[0], width), value[1], None))
             else:
-                result.append((wrap(value, width), None))
+                result.append((wrap(value, width), None, None))
         return result
 
     # -- end -----------------------------------------------------------------------------------
@@ -650,8 +669,8 @@ class RegisterPdfWriter:
 
 
 LINE_COLUMNS = (
-    Column("N°\nd'ordre", 32, "right", unique=True),
-    Column("Date, heure de l'opération", 44, unique=True),
+    Column("N°\nd'ordre", 32, "right"),
+    Column("Date, heure de l'opération", 44),
     Column("Désignation (produit, lot, emplacement)", 146),
     Column("Entrée\n(unités)", 34, "right"),
     Column("Sortie\n(unités)", 34, "right"),
@@ -700,50 +719,94 @@ def _stamp(value: dt.datetime) -> str:
     return f"{value.day:02d}/{value.month:02d}/{value.year:04d} {value.hour:02d}:{value.minute:02d}"
 
 
+_EMPTY: Cell = ((), None, "")
+
+
 def line_cells(row: dict[str, Any], writer: RegisterPdfWriter) -> list[Cell]:
     """The printed cells of one register line (R.5132-36: date, designation, quantity in units...).
 
-    Numbers, dates and quantities are laid out directly (they always fit their column); text
-    cells are cleaned and wrapped once per distinct stored value (``writer.cell_cache``): the
-    same product, supplier, prescriber and patient recur on many lines.
+    Order numbers and dates, new on every row, are written directly. Every other cell is cleaned,
+    wrapped and rendered once per distinct stored value (``writer.cell_cache``): the same
+    product, supplier, prescriber, patient, quantity and balance recur on many lines.
     """
-    assert writer.table is not None
-    wrap, inner, cache = writer.text.wrap, writer.table.inner, writer.cell_cache
+    table = writer.table
+    assert table is not None
+    text, places, cache = writer.text, table.places, writer.cell_cache
     if len(cache) > _CACHE_LIMIT:
         cache.clear()
-    occurred = dt.datetime.fromisoformat(row["occurred_iso"]).astimezone(writer.tz)
     number = str(row["number"])
-    quantity = (str(row["quantity"]),)
-    entry = row["direction"] == "entry"
-    key: tuple[Any, ...] = (2, row["lot__product__name"], row["lot__batch_number"], row["location__name"])
+    if len(number) <= 7:
+        # An integer's digits need no escaping; right-aligned in its column.
+        right_edge = table.anchors[0][1]
+        assert right_edge is not None
+        number_cell: Cell = ((number,), None, f"1 0 0 1 {right_edge - text.width(number):.2f} 0 Tm ({number}) Tj")
+    else:
+        lines = text.wrap_fresh(number, table.inner[0])
+        number_cell = (lines, None, text.cell_ops(places[0], table.anchors[0][1], lines))
+    occurred = dt.datetime.fromisoformat(row["occurred_iso"]).astimezone(writer.tz)
+    day = f"{occurred.day:02d}/{occurred.month:02d}/{occurred.year:04d}"
+    minute = f"{occurred.hour:02d}:{occurred.minute:02d}"
+    key: tuple[Any, ...] = (3 if row["direction"] == "entry" else 4, row["quantity"])
+    quantity = cache.get(key)
+    if quantity is None:
+        quantity = cache[key] = writer.line_cell(key[0], (str(row["quantity"]),))
+    key = (5, row["balance_after"])
+    balance = cache.get(key)
+    if balance is None:
+        balance = cache[key] = writer.line_cell(5, (str(row["balance_after"]),))
+    key = (2, row["lot__product__name"], row["lot__batch_number"], row["location__name"])
     designation = cache.get(key)
     if designation is None:
-        designation = cache[key] = wrap(
+        designation = cache[key] = writer.line_cell(2, text.wrap(
             f"{clean_text(row['lot__product__name'])}\nlot {clean_text(row['lot__batch_number'])} · "
             f"{clean_text(row['location__name'])}",
-            inner[2],
-        )
+            table.inner[2],
+        ))
     key = (6, row["reason"], row["counterparty"])
     reason_counterparty = cache.get(key)
     if reason_counterparty is None:
         reason_counterparty = cache[key] = (
-            wrap(REASON_LABELS.get(row["reason"], clean_text(row["reason"])), inner[6]),
-            wrap(clean_text(row["counterparty"]), inner[7]),
+            writer.line_cell(6, text.wrap(REASON_LABELS.get(row["reason"], clean_text(row["reason"])), table.inner[6])),
+            writer.line_cell(7, text.wrap(clean_text(row["counterparty"]), table.inner[7])),
         )
     key = (8, row["prescriber_name"], row["prescriber_address"])
     prescriber = cache.get(key)
     if prescriber is None:
-        text = "\n".join(part for part in (clean_text(row["prescriber_name"]), clean_text(row["prescriber_address"])) if part)
-        prescriber = cache[key] = wrap(text, inner[8])
+        joined = "\n".join(part for part in (clean_text(row["prescriber_name"]), clean_text(row["prescriber_address"])) if part)
+        prescriber = cache[key] = writer.line_cell(8, text.wrap(joined, table.inner[8]))
     key = (9, row["patient_name"], row["patient_address"])
     patient = cache.get(key)
     if patient is None:
-        text = "\n".join(part for part in (clean_text(row["patient_name"]), clean_text(row["patient_address"])) if part)
-        patient = cache[key] = wrap(text, inner[9])
+        joined = "\n".join(part for part in (clean_text(row["patient_name"]), clean_text(row["patient_address"])) if part)
+        patient = cache[key] = writer.line_cell(9, text.wrap(joined, table.inner[9]))
     key = (10, row["recorded_by_name"])
     recorded_by = cache.get(key)
     if recorded_by is None:
-        recorded_by = cache[key] = wrap(clean_text(row["recorded_by_name"]), inner[10])
+        recorded_by = cache[key] = writer.line_cell(10, text.wrap(clean_text(row["recorded_by_name"]), table.inner[10]))
+    remarks = _EMPTY
+    if (row["reverses__number"] or row["reversed_by__number"] or row["paired_with__number"] or row["note"]
+            or row["late_entry_reason"]):
+        remarks = _remarks_cell(row, writer)
+    return [
+        number_cell,
+        ((day, minute), None, f"{places[1]} 0 Tm ({day}) Tj T* ({minute}) Tj"),
+        designation,
+        quantity if row["direction"] == "entry" else _EMPTY,
+        _EMPTY if row["direction"] == "entry" else quantity,
+        balance,
+        reason_counterparty[0],
+        reason_counterparty[1],
+        prescriber,
+        patient,
+        recorded_by,
+        remarks,
+    ]
+
+
+def _remarks_cell(row: dict[str, Any], writer: RegisterPdfWriter) -> Cell:
+    """The last column: late entry (in red), reversals, transfer, note. Rare, and new each time."""
+    table = writer.table
+    assert table is not None
     remarks: list[str] = []
     if row["reverses__number"]:
         remarks.append(f"Annule la ligne n° {row['reverses__number']}.")
@@ -760,20 +823,10 @@ def line_cells(row: dict[str, Any], writer: RegisterPdfWriter) -> list[Cell]:
         # Issue 9 §4: a backdated line is flagged, in red, with its reason and when it was typed.
         remarks.insert(0, f"SAISIE TARDIVE (saisie le {_stamp(dt.datetime.fromisoformat(row['recorded_iso']))}) : {late}")
         color = RED
-    return [
-        ((number,) if len(number) <= 7 else wrap(number, inner[0]), None),
-        ((f"{occurred.day:02d}/{occurred.month:02d}/{occurred.year:04d}", f"{occurred.hour:02d}:{occurred.minute:02d}"), None),
-        (designation, None),
-        (quantity if entry else (), None),
-        (() if entry else quantity, None),
-        ((str(row["balance_after"]),), None),
-        (reason_counterparty[0], None),
-        (reason_counterparty[1], None),
-        (prescriber, None),
-        (patient, None),
-        (recorded_by, None),
-        (wrap("\n".join(remarks), inner[11]) if remarks else (), color),
-    ]
+    if not remarks:
+        return _EMPTY
+    lines = writer.text.wrap_fresh("\n".join(remarks), table.inner[11])
+    return (lines, color, writer.text.fresh_cell_ops(table.places[11], lines, color))
 
 
 def _verification_block(result: VerificationResult, checked_at: dt.datetime) -> TextBlock:
