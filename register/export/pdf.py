@@ -30,7 +30,7 @@ from django.utils import timezone
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.rl_accel import escapePDF
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.pdfdoc import PDFDictionary, PDFName, PDFStream
+from reportlab.pdfbase.pdfdoc import PDFArray, PDFObject, PDFResourceDictionary
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
@@ -68,6 +68,37 @@ PAGE_HEADER_FORM = "registerPageHeader"
 LINE_TOTAL_FORM = "registerLineTotal"
 VERIFICATION_FORM = "registerVerification"
 VERIFICATION_LINES = 3  # room kept on page 1 for the verification statement, in text lines
+
+
+class _DeflatedStream(PDFObject):
+    """A page's operators, deflated when the page ends, written as they are at ``save()``
+    (reportlab's generic stream formatting copies and re-formats a dictionary per page)."""
+
+    __RefOnly__ = 1  # an indirect object, which the page's /Contents refers to
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def format(self, document: Any) -> bytes:
+        data = document.encrypt.encode(self.data)
+        return b"<< /Filter /FlateDecode /Length %d >>\nstream\n%b\nendstream\n" % (len(data), data)
+
+
+class _Formatted(PDFObject):
+    """A direct value formatted once, for the thousands of pages that repeat it (/MediaBox)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def format(self, document: Any) -> bytes:
+        return self.data
+
+
+class _SharedResources(PDFResourceDictionary):
+    """A page resource dictionary written once, as an indirect object, for all the pages that use
+    the same forms (every page of the register shows the same headers and page total)."""
+
+    __RefOnly__ = 1
 
 
 def _register_fonts() -> None:
@@ -317,6 +348,8 @@ class RegisterPdfWriter:
         self._tables = 0
         # Wrapped text cells of register lines by their stored values (see ``line_cells``).
         self.cell_cache: dict[tuple[Any, ...], Any] = {}
+        self._media_box: _Formatted | None = None
+        self._resources: dict[tuple[tuple[str, ...], bool], _SharedResources] = {}
         self._define_page_header()
         self._start_page()
 
@@ -407,17 +440,36 @@ class RegisterPdfWriter:
         self._compress_finished_page()
 
     def _compress_finished_page(self) -> None:
-        """Deflate the page just finished now rather than at ``save()``.
+        """Deflate the page just finished now rather than at ``save()``, and give it the parts
+        every page shares.
 
         reportlab keeps every finished page's operators as text until it writes the file: for a
         register of 100,000 lines that is ~100 MB. Compressed as each page ends, the document
         held in memory shrinks to about the size of the file (FlateDecode, as reportlab would).
+        The media box and the resources (fonts, the header and page-total forms) are the same
+        on (nearly) every page: formatted once, not once per page of a ~8,000-page register.
         """
         page = self.canvas._doc.Pages.pages[-1]
         if page.stream and not page.Contents:
-            content = zlib.compress(page.stream.encode("latin-1"), 6)
-            page.Contents = PDFStream(PDFDictionary({"Filter": PDFName("FlateDecode")}), content, filters=[])
+            page.Contents = _DeflatedStream(zlib.compress(page.stream.encode("latin-1"), 6))
             page.stream = None
+        if page.MediaBox is None and not page.Rotate:
+            if self._media_box is None:
+                self._media_box = _Formatted(PDFArray([0, 0, page.pagewidth, page.pageheight]).format(self.canvas._doc))
+            page.MediaBox = self._media_box
+        if page.Resources is None and not (page.ExtGState or page._colorsUsed or page._shadingUsed):
+            # What PDFPage.check_format would build for this page, shared with the pages alike.
+            forms = tuple(sorted(page.XObjects.dict)) if page.XObjects else ()
+            key = (forms, bool(page.hasImages))
+            resources = self._resources.get(key)
+            if resources is None:
+                resources = self._resources[key] = _SharedResources()
+                resources.basicFonts()
+                if page.hasImages:
+                    resources.allProcs()
+                if page.XObjects:
+                    resources.XObject = page.XObjects
+            page.Resources = resources
 
     def _ensure(self, height: float) -> None:
         if self.y - height < FOOTER_TOP:
