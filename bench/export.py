@@ -28,7 +28,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -154,7 +156,7 @@ def ours(code: str, out: Path, *, draw_only: bool = False) -> dict:
         from register.chain import ChainVerifier
 
         class NoCheck(ChainVerifier):
-            def feed(self, row: dict) -> str | None:
+            def feed(self, row: Sequence[Any]) -> str | None:
                 return None
 
         pdf.ChainVerifier = NoCheck  # type: ignore[misc]

@@ -36,6 +36,7 @@ from reportlab.pdfgen.canvas import Canvas
 
 from register.chain import ChainVerifier, VerificationResult
 from register.export.lines import (
+    PDF_FIELDS,
     REASON_LABELS,
     ExportScope,
     SummaryRow,
@@ -772,79 +773,85 @@ def _stamp(value: dt.datetime) -> str:
 
 
 _EMPTY: Cell = ((), None, "")
+_NUMBER, _HASH, _IN_PERIOD = (PDF_FIELDS.index(name) for name in ("number", "hash", "in_period"))
 
 
-def line_cells(row: dict[str, Any], writer: RegisterPdfWriter) -> list[Cell]:
-    """The printed cells of one register line (R.5132-36: date, designation, quantity in units...).
+def line_cells(row: Sequence[Any], writer: RegisterPdfWriter) -> list[Cell]:
+    """The printed cells of one register line (R.5132-36: date, designation, quantity in units...),
+    read as a tuple of ``PDF_FIELDS``.
 
     Order numbers and dates, new on every row, are written directly. Every other cell is cleaned,
     wrapped and rendered once per distinct stored value (``writer.cell_cache``): the same
     product, supplier, prescriber, patient, quantity and balance recur on many lines.
     """
+    (
+        number, _location_id, _location_code, _lot_id, batch_number, _product_id, direction, reason, quantity,
+        balance_after, counterparty, prescriber_name, prescriber_address, patient_name, patient_address,
+        occurred_iso, recorded_iso, recorded_by_name, note, late_entry_reason, reverses, paired_with, _prev_hash,
+        _hash, product_name, location_name, reversed_by, _in_period,
+    ) = row
     table = writer.table
     assert table is not None
-    text, places, cache = writer.text, table.places, writer.cell_cache
+    text, places, inner, cache = writer.text, table.places, table.inner, writer.cell_cache
     if len(cache) > _CACHE_LIMIT:
         cache.clear()
-    number = str(row["number"])
-    if len(number) <= 7:
+    digits = str(number)
+    if len(digits) <= 7:
         # An integer's digits need no escaping; right-aligned in its column.
         right_edge = table.anchors[0][1]
         assert right_edge is not None
-        number_cell: Cell = ((number,), None, f"1 0 0 1 {right_edge - text.width(number):.2f} 0 Tm ({number}) Tj")
+        number_cell: Cell = ((digits,), None, f"1 0 0 1 {right_edge - text.width(digits):.2f} 0 Tm ({digits}) Tj")
     else:
-        lines = text.wrap_fresh(number, table.inner[0])
+        lines = text.wrap_fresh(digits, inner[0])
         number_cell = (lines, None, text.cell_ops(places[0], table.anchors[0][1], lines))
-    occurred = dt.datetime.fromisoformat(row["occurred_iso"]).astimezone(writer.tz)
+    occurred = dt.datetime.fromisoformat(occurred_iso).astimezone(writer.tz)
     day = f"{occurred.day:02d}/{occurred.month:02d}/{occurred.year:04d}"
     minute = f"{occurred.hour:02d}:{occurred.minute:02d}"
-    key: tuple[Any, ...] = (3 if row["direction"] == "entry" else 4, row["quantity"])
-    quantity = cache.get(key)
-    if quantity is None:
-        quantity = cache[key] = writer.line_cell(key[0], (str(row["quantity"]),))
-    key = (5, row["balance_after"])
+    entry = direction == "entry"
+    key: tuple[Any, ...] = (3 if entry else 4, quantity)
+    quantity_cell = cache.get(key)
+    if quantity_cell is None:
+        quantity_cell = cache[key] = writer.line_cell(key[0], (str(quantity),))
+    key = (5, balance_after)
     balance = cache.get(key)
     if balance is None:
-        balance = cache[key] = writer.line_cell(5, (str(row["balance_after"]),))
-    key = (2, row["lot__product__name"], row["lot__batch_number"], row["location__name"])
+        balance = cache[key] = writer.line_cell(5, (str(balance_after),))
+    key = (2, product_name, batch_number, location_name)
     designation = cache.get(key)
     if designation is None:
         designation = cache[key] = writer.line_cell(2, text.wrap(
-            f"{clean_text(row['lot__product__name'])}\nlot {clean_text(row['lot__batch_number'])} · "
-            f"{clean_text(row['location__name'])}",
-            table.inner[2],
+            f"{clean_text(product_name)}\nlot {clean_text(batch_number)} · {clean_text(location_name)}", inner[2]
         ))
-    key = (6, row["reason"], row["counterparty"])
+    key = (6, reason, counterparty)
     reason_counterparty = cache.get(key)
     if reason_counterparty is None:
         reason_counterparty = cache[key] = (
-            writer.line_cell(6, text.wrap(REASON_LABELS.get(row["reason"], clean_text(row["reason"])), table.inner[6])),
-            writer.line_cell(7, text.wrap(clean_text(row["counterparty"]), table.inner[7])),
+            writer.line_cell(6, text.wrap(REASON_LABELS.get(reason, clean_text(reason)), inner[6])),
+            writer.line_cell(7, text.wrap(clean_text(counterparty), inner[7])),
         )
-    key = (8, row["prescriber_name"], row["prescriber_address"])
+    key = (8, prescriber_name, prescriber_address)
     prescriber = cache.get(key)
     if prescriber is None:
-        joined = "\n".join(part for part in (clean_text(row["prescriber_name"]), clean_text(row["prescriber_address"])) if part)
-        prescriber = cache[key] = writer.line_cell(8, text.wrap(joined, table.inner[8]))
-    key = (9, row["patient_name"], row["patient_address"])
+        joined = "\n".join(part for part in (clean_text(prescriber_name), clean_text(prescriber_address)) if part)
+        prescriber = cache[key] = writer.line_cell(8, text.wrap(joined, inner[8]))
+    key = (9, patient_name, patient_address)
     patient = cache.get(key)
     if patient is None:
-        joined = "\n".join(part for part in (clean_text(row["patient_name"]), clean_text(row["patient_address"])) if part)
-        patient = cache[key] = writer.line_cell(9, text.wrap(joined, table.inner[9]))
-    key = (10, row["recorded_by_name"])
+        joined = "\n".join(part for part in (clean_text(patient_name), clean_text(patient_address)) if part)
+        patient = cache[key] = writer.line_cell(9, text.wrap(joined, inner[9]))
+    key = (10, recorded_by_name)
     recorded_by = cache.get(key)
     if recorded_by is None:
-        recorded_by = cache[key] = writer.line_cell(10, text.wrap(clean_text(row["recorded_by_name"]), table.inner[10]))
+        recorded_by = cache[key] = writer.line_cell(10, text.wrap(clean_text(recorded_by_name), inner[10]))
     remarks = _EMPTY
-    if (row["reverses__number"] or row["reversed_by__number"] or row["paired_with__number"] or row["note"]
-            or row["late_entry_reason"]):
-        remarks = _remarks_cell(row, writer)
+    if reverses or reversed_by or paired_with or note or late_entry_reason:
+        remarks = _remarks_cell(writer, reverses, reversed_by, paired_with, note, late_entry_reason, recorded_iso)
     return [
         number_cell,
         ((day, minute), None, f"{places[1]} 0 Tm ({day}) Tj T* ({minute}) Tj"),
         designation,
-        quantity if row["direction"] == "entry" else _EMPTY,
-        _EMPTY if row["direction"] == "entry" else quantity,
+        quantity_cell if entry else _EMPTY,
+        _EMPTY if entry else quantity_cell,
         balance,
         reason_counterparty[0],
         reason_counterparty[1],
@@ -855,25 +862,33 @@ def line_cells(row: dict[str, Any], writer: RegisterPdfWriter) -> list[Cell]:
     ]
 
 
-def _remarks_cell(row: dict[str, Any], writer: RegisterPdfWriter) -> Cell:
+def _remarks_cell(
+    writer: RegisterPdfWriter,
+    reverses: int | None,
+    reversed_by: int | None,
+    paired_with: int | None,
+    note: str,
+    late_entry_reason: str,
+    recorded_iso: str,
+) -> Cell:
     """The last column: late entry (in red), reversals, transfer, note. Rare, and new each time."""
     table = writer.table
     assert table is not None
     remarks: list[str] = []
-    if row["reverses__number"]:
-        remarks.append(f"Annule la ligne n° {row['reverses__number']}.")
-    if row["reversed_by__number"]:
-        remarks.append(f"Annulée par la ligne n° {row['reversed_by__number']}.")
-    if row["paired_with__number"]:
-        remarks.append(f"Transfert lié : ligne n° {row['paired_with__number']}.")
-    note = clean_text(row["note"])
-    if note:
-        remarks.append(note)
-    late = clean_text(row["late_entry_reason"])
+    if reverses:
+        remarks.append(f"Annule la ligne n° {reverses}.")
+    if reversed_by:
+        remarks.append(f"Annulée par la ligne n° {reversed_by}.")
+    if paired_with:
+        remarks.append(f"Transfert lié : ligne n° {paired_with}.")
+    cleaned = clean_text(note)
+    if cleaned:
+        remarks.append(cleaned)
+    late = clean_text(late_entry_reason)
     color = None
     if late:
         # Issue 9 §4: a backdated line is flagged, in red, with its reason and when it was typed.
-        remarks.insert(0, f"SAISIE TARDIVE (saisie le {_stamp(dt.datetime.fromisoformat(row['recorded_iso']))}) : {late}")
+        remarks.insert(0, f"SAISIE TARDIVE (saisie le {_stamp(dt.datetime.fromisoformat(recorded_iso))}) : {late}")
         color = RED
     if not remarks:
         return _EMPTY
@@ -952,8 +967,8 @@ def write_register_pdf(
     count = 0
     for row in scope.iter_span_rows(first, last) if bounds else ():
         feed(row)  # a no-op once the chain is found broken: the lines are still all printed
-        if row["in_period"]:
-            writer.row(line_cells(row, writer), last_line=(row["number"], row["hash"]))
+        if row[_IN_PERIOD]:
+            writer.row(line_cells(row, writer), last_line=(row[_NUMBER], row[_HASH]))
             count += 1
             if progress is not None and count % 500 == 0:
                 progress(500)
