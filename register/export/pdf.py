@@ -132,6 +132,10 @@ class _Encoder:
         # string (numbers, dates, hashes, most names) is then shown as is, without splitting.
         subset, _ = self.font.splitString("".join(map(chr, range(32, 127))), self.doc)[0]
         self.ascii_font = self.font.getSubsetInternalName(subset, self.doc)
+        # The width of a digit when all ten are alike (tabular figures, as in DejaVu Sans): an
+        # order number is then right-aligned without measuring it.
+        digit_widths = {self.width(digit) for digit in "0123456789"}
+        self.digit_width = digit_widths.pop() if len(digit_widths) == 1 else None
 
     def width(self, text: str) -> float:
         return float(self.font.stringWidth(text, self.size))
@@ -429,10 +433,11 @@ class RegisterPdfWriter:
         self.canvas.addLiteral(f"q 0.4 w 0 G {MARGIN} {FOOTER_TOP - 4} m {PAGE_WIDTH - MARGIN} {FOOTER_TOP - 4} l S Q")
         if self.page_last_line is not None:
             number, digest = self.page_last_line
-            chain = ["Empreinte de la chaîne à la dernière ligne de la page ", f"(n° {number}) : {digest}"]
+            # The constant words (with their non-ASCII "°") apart from the ASCII number and hash.
+            chain = ["Empreinte de la chaîne à la dernière ligne de la page (n° ", f"{number}) : {digest}"]
         elif self.last_line is not None:
             number, digest = self.last_line
-            chain = ["Aucune ligne sur cette page — dernière ligne exportée ", f"n° {number} : {digest}"]
+            chain = ["Aucune ligne sur cette page — dernière ligne exportée n° ", f"{number} : {digest}"]
         else:
             chain = ["Aucune ligne du registre sur cette page."]
         self._literal_text(self.footer_font, MARGIN, MARGIN + 3, chain)
@@ -800,7 +805,8 @@ def line_cells(row: Sequence[Any], writer: RegisterPdfWriter) -> list[Cell]:
         # An integer's digits need no escaping; right-aligned in its column.
         right_edge = table.anchors[0][1]
         assert right_edge is not None
-        number_cell: Cell = ((digits,), None, f"1 0 0 1 {right_edge - text.width(digits):.2f} 0 Tm ({digits}) Tj")
+        width = text.width(digits) if text.digit_width is None else len(digits) * text.digit_width
+        number_cell: Cell = ((digits,), None, f"1 0 0 1 {right_edge - width:.2f} 0 Tm ({digits}) Tj")
     else:
         lines = text.wrap_fresh(digits, inner[0])
         number_cell = (lines, None, text.cell_ops(places[0], table.anchors[0][1], lines))
