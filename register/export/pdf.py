@@ -28,7 +28,7 @@ from typing import IO, Any
 
 from django.utils import timezone
 from reportlab.lib.pagesizes import A4, landscape
-from reportlab.lib.rl_accel import escapePDF
+from reportlab.lib.rl_accel import escapePDF, fp_str
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.pdfdoc import PDFArray, PDFObject, PDFResourceDictionary
 from reportlab.pdfbase.ttfonts import TTFont
@@ -315,6 +315,8 @@ class _Table:
             x += column.width
         self.left = left
         self.width = x - left
+        # The x of each inner vertical rule, formatted once for every page's grid.
+        self.rules = [f"{x:.2f}" for x in self.xs[1:]]
 
 
 class RegisterPdfWriter:
@@ -405,12 +407,10 @@ class RegisterPdfWriter:
         c.doForm(PAGE_HEADER_FORM)
         top = PAGE_HEIGHT - MARGIN
         label = f"Page {self.page_number} / "
-        x = PAGE_WIDTH - MARGIN - 40 - self.label_font.width(label)
+        width = self.label_font.width(label)
+        x = PAGE_WIDTH - MARGIN - 40 - width
         self._literal_text(self.label_font, x, top - 9, [label])
-        c.saveState()
-        c.translate(x + self.label_font.width(label), top - 9)
-        c.doForm(PAGE_TOTAL_FORM)
-        c.restoreState()
+        self._place_form(PAGE_TOTAL_FORM, x + width, top - 9)
         self.y = self.body_top = self.header_bottom - 5
         if self.table is not None:
             self._table_header()
@@ -588,20 +588,25 @@ class RegisterPdfWriter:
         table = self.table
         assert table is not None
         self.table_top = self.y
-        c = self.canvas
-        c.saveState()
-        c.translate(0, self.y)
-        c.doForm(table.form)
-        c.restoreState()
+        self._place_form(table.form, 0, self.y)
         self.y -= table.header_height
+
+    def _place_form(self, name: str, x: float, y: float) -> None:
+        """Show a form XObject with its origin at (x, y). The graphics state is saved, moved and
+        restored by writing the operators: the canvas's saveState/translate/restoreState, twice
+        per page, cost as much as drawing a few rows."""
+        c = self.canvas
+        c.addLiteral(f"q 1 0 0 1 {fp_str(x, y)} cm")
+        c.doForm(name)
+        c.addLiteral("Q")
 
     def _close_grid(self) -> None:
         table = self.table
         if table is None or self.table_top <= self.y:
             return
-        bottom, top = self.y, self.table_top
-        ops = [f"q 0.55 G 0.3 w {table.left:.2f} {bottom:.2f} {table.width:.2f} {top - bottom:.2f} re S"]
-        ops.extend(f"{x:.2f} {bottom:.2f} m {x:.2f} {top:.2f} l S" for x in table.xs[1:])
+        bottom, top = f"{self.y:.2f}", f"{self.table_top:.2f}"
+        ops = [f"q 0.55 G 0.3 w {table.left:.2f} {bottom} {table.width:.2f} {self.table_top - self.y:.2f} re S"]
+        ops.extend([f"{x} {bottom} m {x} {top} l S" for x in table.rules])
         ops.append("Q")
         self.canvas.addLiteral(" ".join(ops))
         self.table_top = self.y
@@ -657,12 +662,14 @@ class RegisterPdfWriter:
         ops.append(f"q 1 0 0 1 0 {self.y - PAD - SIZE + 0.4:.2f} cm BT {ascii_font} {encoder.size} Tf 0 g {LEADING} TL")
         append = ops.append
         if whole:
-            places, anchors = table.places, table.anchors
-            for index, (lines, color, rendered) in enumerate(cells):
-                if rendered is None:
-                    rendered = encoder.cell_ops(places[index], anchors[index][1], lines, color)
-                if rendered:
-                    append(rendered)
+            rendered = [cell[2] for cell in cells]
+            if None in rendered:  # a summary's cells; the register's lines come rendered
+                places, anchors = table.places, table.anchors
+                rendered = [
+                    encoder.cell_ops(places[index], anchors[index][1], lines, color) if text is None else text
+                    for index, ((lines, color, _), text) in enumerate(zip(cells, rendered, strict=True))
+                ]
+            ops.extend(filter(None, rendered))
         else:
             # Part of a row split across pages: line by line, "(suite)" in the first column.
             run, size = encoder.run, encoder.size
