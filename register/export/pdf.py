@@ -160,13 +160,19 @@ class _Encoder:
         # string (numbers, dates, hashes, most names) is then shown as is, without splitting.
         subset, _ = self.font.splitString("".join(map(chr, range(32, 127))), self.doc)[0]
         self.ascii_font = self.font.getSubsetInternalName(subset, self.doc)
-        # The width of a digit when all ten are alike (tabular figures, as in DejaVu Sans): an
-        # order number is then right-aligned without measuring it.
+        # The width of a digit when all ten are alike (tabular figures, as in DejaVu Sans): order
+        # numbers, quantities and balances are then right-aligned without measuring them.
         digit_widths = {self.width(digit) for digit in "0123456789"}
         self.digit_width = digit_widths.pop() if len(digit_widths) == 1 else None
 
     def width(self, text: str) -> float:
         return float(self.font.stringWidth(text, self.size))
+
+    def number_width(self, digits: str) -> float:
+        """The width of an integer's text, without measuring it when the digits are all alike."""
+        if self.digit_width is not None and digits.isdigit():
+            return len(digits) * self.digit_width
+        return self.width(digits)
 
     def run(self, text: str) -> tuple[tuple[tuple[str, str], ...], float]:
         """The text as (subset font name, ``(...) Tj`` operator) pairs, and its width."""
@@ -830,9 +836,9 @@ def line_cells(row: Sequence[Any], writer: RegisterPdfWriter) -> list[Cell]:
     """The printed cells of one register line (R.5132-36: date, designation, quantity in units...),
     read as a tuple of ``PDF_FIELDS``.
 
-    Order numbers and dates, new on every row, are written directly. Every other cell is cleaned,
-    wrapped and rendered once per distinct stored value (``writer.cell_cache``): the same
-    product, supplier, prescriber, patient, quantity and balance recur on many lines.
+    Order numbers, dates, quantities and balances, which vary from row to row, are written
+    directly. Every other cell is cleaned, wrapped and rendered once per distinct stored value
+    (``writer.cell_cache``): the same product, supplier, prescriber and patient recur on many lines.
     """
     (
         number, _location_id, _location_code, _lot_id, batch_number, _product_id, direction, reason, quantity,
@@ -845,29 +851,17 @@ def line_cells(row: Sequence[Any], writer: RegisterPdfWriter) -> list[Cell]:
     text, places, inner, cache = writer.text, table.places, table.inner, writer.cell_cache
     if len(cache) > _CACHE_LIMIT:
         cache.clear()
-    digits = str(number)
-    if len(digits) <= 7:
-        # An integer's digits need no escaping; right-aligned in its column.
-        right_edge = table.anchors[0][1]
-        assert right_edge is not None
-        width = text.width(digits) if text.digit_width is None else len(digits) * text.digit_width
-        number_cell: Cell = ((digits,), None, f"1 0 0 1 {right_edge - width:.2f} 0 Tm ({digits}) Tj")
-    else:
-        lines = text.wrap_fresh(digits, inner[0])
-        number_cell = (lines, None, text.cell_ops(places[0], table.anchors[0][1], lines))
+    anchors = table.anchors
+    if number < 10_000_000:
+        number_cell = _number_cell(text, anchors[0][1], number)
+    else:  # wider than its column: wrapped
+        lines = text.wrap_fresh(str(number), inner[0])
+        number_cell = (lines, None, text.cell_ops(places[0], anchors[0][1], lines))
     occurred = dt.datetime.fromisoformat(occurred_iso).astimezone(writer.tz)
     day = f"{occurred.day:02d}/{occurred.month:02d}/{occurred.year:04d}"
     minute = f"{occurred.hour:02d}:{occurred.minute:02d}"
     entry = direction == "entry"
-    key: tuple[Any, ...] = (3 if entry else 4, quantity)
-    quantity_cell = cache.get(key)
-    if quantity_cell is None:
-        quantity_cell = cache[key] = writer.line_cell(key[0], (str(quantity),))
-    key = (5, balance_after)
-    balance = cache.get(key)
-    if balance is None:
-        balance = cache[key] = writer.line_cell(5, (str(balance_after),))
-    key = (2, product_name, batch_number, location_name)
+    key: tuple[Any, ...] = (2, product_name, batch_number, location_name)
     designation = cache.get(key)
     if designation is None:
         designation = cache[key] = writer.line_cell(2, text.wrap(
@@ -901,9 +895,9 @@ def line_cells(row: Sequence[Any], writer: RegisterPdfWriter) -> list[Cell]:
         number_cell,
         ((day, minute), None, f"{places[1]} 0 Tm ({day}) Tj T* ({minute}) Tj"),
         designation,
-        quantity_cell if entry else _EMPTY,
-        _EMPTY if entry else quantity_cell,
-        balance,
+        _number_cell(text, anchors[3][1], quantity) if entry else _EMPTY,
+        _EMPTY if entry else _number_cell(text, anchors[4][1], quantity),
+        _number_cell(text, anchors[5][1], balance_after),
         reason_counterparty[0],
         reason_counterparty[1],
         prescriber,
@@ -911,6 +905,14 @@ def line_cells(row: Sequence[Any], writer: RegisterPdfWriter) -> list[Cell]:
         recorded_by,
         remarks,
     ]
+
+
+def _number_cell(encoder: _Encoder, right_edge: float | None, value: int) -> Cell:
+    """An integer right-aligned at ``right_edge`` (order number, quantity, balance): its text
+    needs no escaping, and its width comes from the digits' (``_Encoder.number_width``)."""
+    assert right_edge is not None
+    digits = str(value)
+    return ((digits,), None, f"1 0 0 1 {right_edge - encoder.number_width(digits):.2f} 0 Tm ({digits}) Tj")
 
 
 def _remarks_cell(
