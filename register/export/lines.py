@@ -1,8 +1,9 @@
 """What the register exports read: the lines of a period, in chunks, and the monthly summary.
 
 Both the PDF and the CSV read the same rows from ``register.selectors.movements_of`` with
-``.values(...).iterator(chunk_size=...)``: PostgreSQL hands them over through a server-side
-cursor, so memory stays flat whatever the length of the period.
+``.iterator(chunk_size=...)`` (the CSV as dicts, the PDF as tuples, which its one pass over the
+whole register can better afford): PostgreSQL hands them over through a server-side cursor, so
+memory stays flat whatever the length of the period.
 """
 
 from __future__ import annotations
