@@ -72,7 +72,8 @@ def prepare(lines: int, dump: Path) -> str:
         return code
     if establishment is not None:
         raise SystemExit(f"{code} exists with another line count: use a fresh database")
-    if not Product.objects.exists():
+    # The migrations load the products but no user: a freshly migrated database needs the demo.
+    if not Product.objects.exists() or not get_user_model().objects.exists():
         demo_load(password="bench-pass-2026")
     user = get_user_model().objects.order_by("pk").first()
     assert user is not None
