@@ -28,7 +28,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -70,7 +72,8 @@ def prepare(lines: int, dump: Path) -> str:
         return code
     if establishment is not None:
         raise SystemExit(f"{code} exists with another line count: use a fresh database")
-    if not Product.objects.exists():
+    # The migrations load the products but no user: a freshly migrated database needs the demo.
+    if not Product.objects.exists() or not get_user_model().objects.exists():
         demo_load(password="bench-pass-2026")
     user = get_user_model().objects.order_by("pk").first()
     assert user is not None
@@ -154,7 +157,7 @@ def ours(code: str, out: Path, *, draw_only: bool = False) -> dict:
         from register.chain import ChainVerifier
 
         class NoCheck(ChainVerifier):
-            def feed(self, row: dict) -> str | None:
+            def feed(self, row: Sequence[Any]) -> str | None:
                 return None
 
         pdf.ChainVerifier = NoCheck  # type: ignore[misc]

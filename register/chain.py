@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,10 +85,12 @@ def hash_payload(payload: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-# The fields of a stored line that the chain covers, as read by ``register.selectors.chain_rows``.
-# ``occurred_iso`` and ``recorded_iso`` are the two timestamps already written by PostgreSQL in
-# the form ``_iso`` gives: turning 2 timestamps per line into datetimes and back into text was a
-# third of the cost of verifying a register.
+# The fields of a stored line that the chain covers, in the order of the tuples read by
+# ``register.selectors.chain_rows`` (``values_list``: a tuple per line, not a dict, is what a
+# verification of every line of the register can afford). The PDF export reads these first and
+# its display fields after them. ``occurred_iso`` and ``recorded_iso`` are the two timestamps
+# already written by PostgreSQL in the form ``_iso`` gives: turning 2 timestamps per line into
+# datetimes and back into text was a third of the cost of verifying a register.
 CHAIN_FIELDS = (
     "number",
     "location_id",
@@ -115,14 +117,20 @@ CHAIN_FIELDS = (
     "prev_hash",
     "hash",
 )
+_NUMBER, _LOCATION_ID, _LOT_ID, _DIRECTION, _QUANTITY, _BALANCE_AFTER, _PREV_HASH, _HASH = (
+    CHAIN_FIELDS.index(name)
+    for name in ("number", "location_id", "lot_id", "direction", "quantity", "balance_after", "prev_hash", "hash")
+)
+_CHAIN_LENGTH = len(CHAIN_FIELDS)
 
 
 def _json_int(value: int | None) -> str:
     return "null" if value is None else repr(value)
 
 
-def row_hash(establishment_code: str, row: Mapping[str, Any]) -> str:
-    """The hash of a stored line read with ``CHAIN_FIELDS``: ``hash_payload(line_payload(...))``.
+def row_hash(establishment_code: str, row: Sequence[Any]) -> str:
+    """The hash of a stored line read as ``CHAIN_FIELDS`` (a tuple that may go on with other
+    fields): ``hash_payload(line_payload(...))``.
 
     The hot path of a verification (every line of the register), about twice as fast as building
     the payload: the canonical JSON is written directly, keys in sorted order, strings through
@@ -130,19 +138,24 @@ def row_hash(establishment_code: str, row: Mapping[str, Any]) -> str:
     them. The bytes hashed are the same; tests/register/test_ledger.py compares both ways.
     """
     enc = _encode_string
-    paired, reverses = row["paired_with__number"], row["reverses__number"]
+    (
+        number, _location_id, location_code, lot_id, batch_number, product_id, direction, reason, quantity,
+        balance_after, counterparty, prescriber_name, prescriber_address, patient_name, patient_address,
+        occurred_iso, recorded_iso, recorded_by_name, note, late_entry_reason, reverses, paired_with, prev_hash,
+        _hash,
+    ) = row[:_CHAIN_LENGTH]
     canonical = (
-        f'{{"balance_after":{row["balance_after"]!r},"batch":{enc(row["lot__batch_number"])},'
-        f'"counterparty":{enc(row["counterparty"])},"direction":{enc(row["direction"])},'
-        f'"establishment":{enc(establishment_code)},"late_entry_reason":{enc(row["late_entry_reason"])},'
-        f'"location":{enc(row["location__code"])},"lot":{row["lot_id"]!r},"note":{enc(row["note"])},'
-        f'"number":{row["number"]!r},"occurred_at":{enc(row["occurred_iso"])},'
-        f'"paired_with":{_json_int(paired)},'
-        f'"patient_address":{enc(row["patient_address"])},"patient_name":{enc(row["patient_name"])},'
-        f'"prescriber_address":{enc(row["prescriber_address"])},"prescriber_name":{enc(row["prescriber_name"])},'
-        f'"prev_hash":{enc(row["prev_hash"])},"product":{row["lot__product_id"]!r},"quantity":{row["quantity"]!r},'
-        f'"reason":{enc(row["reason"])},"recorded_at":{enc(row["recorded_iso"])},'
-        f'"recorded_by":{enc(row["recorded_by_name"])},'
+        f'{{"balance_after":{balance_after!r},"batch":{enc(batch_number)},'
+        f'"counterparty":{enc(counterparty)},"direction":{enc(direction)},'
+        f'"establishment":{enc(establishment_code)},"late_entry_reason":{enc(late_entry_reason)},'
+        f'"location":{enc(location_code)},"lot":{lot_id!r},"note":{enc(note)},'
+        f'"number":{number!r},"occurred_at":{enc(occurred_iso)},'
+        f'"paired_with":{_json_int(paired_with)},'
+        f'"patient_address":{enc(patient_address)},"patient_name":{enc(patient_name)},'
+        f'"prescriber_address":{enc(prescriber_address)},"prescriber_name":{enc(prescriber_name)},'
+        f'"prev_hash":{enc(prev_hash)},"product":{product_id!r},"quantity":{quantity!r},'
+        f'"reason":{enc(reason)},"recorded_at":{enc(recorded_iso)},'
+        f'"recorded_by":{enc(recorded_by_name)},'
         f'"reverses":{_json_int(reverses)}}}'
     )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
@@ -189,32 +202,33 @@ class ChainVerifier:
     def broken(self) -> bool:
         return bool(self.problem)
 
-    def feed(self, row: Mapping[str, Any]) -> str | None:
-        """Check the next line (read with ``CHAIN_FIELDS``); the problem found, if any."""
+    def feed(self, row: Sequence[Any]) -> str | None:
+        """Check the next line (a tuple read as ``CHAIN_FIELDS``); the problem found, if any."""
         if self.problem:
             return None
-        number = row["number"]
+        number = row[_NUMBER]
         expected = self.lines + 1
         problem = ""
         if number != expected:
             problem = f"order number {expected} is missing (found {number} next)"
             number = expected
-        elif row["prev_hash"] != self.prev_hash:
+        elif row[_PREV_HASH] != self.prev_hash:
             problem = "previous-hash link broken"
         else:
-            key = (row["location_id"], row["lot_id"])
-            running = self.balances.get(key, 0) + (row["quantity"] if row["direction"] == "entry" else -row["quantity"])
+            key = (row[_LOCATION_ID], row[_LOT_ID])
+            quantity = row[_QUANTITY]
+            running = self.balances.get(key, 0) + (quantity if row[_DIRECTION] == "entry" else -quantity)
             self.balances[key] = running
-            if row_hash(self.establishment_code, row) != row["hash"]:
+            if row_hash(self.establishment_code, row) != row[_HASH]:
                 problem = "content does not match its hash"
-            elif running != row["balance_after"] or running < 0:
-                problem = f"balance {row['balance_after']} differs from the ledger's {running}"
+            elif running != row[_BALANCE_AFTER] or running < 0:
+                problem = f"balance {row[_BALANCE_AFTER]} differs from the ledger's {running}"
         if problem:
             self.first_broken = number
             self.problem = f"line {number}: {problem}"
             return self.problem
         self.lines = number
-        self.prev_hash = row["hash"]
+        self.prev_hash = row[_HASH]
         return None
 
     def finish(

@@ -130,15 +130,15 @@ def chain_annotations() -> dict[str, Func]:
 
 def chain_rows(
     establishment: Establishment, *, first: int = 1, last: int | None = None
-) -> Iterator[dict[str, Any]]:
-    """Lines ``first``..``last`` (all by default) with the fields the chain covers, in order.
+) -> Iterator[tuple[Any, ...]]:
+    """Lines ``first``..``last`` (all by default) as tuples of ``CHAIN_FIELDS``, in order.
 
     A server-side cursor in chunks: memory stays flat whatever the register's length.
     """
     queryset = Movement.objects.filter(establishment=establishment, number__gte=first)
     if last is not None:
         queryset = queryset.filter(number__lte=last)
-    return queryset.order_by("number").annotate(**chain_annotations()).values(*CHAIN_FIELDS).iterator(chunk_size=5000)
+    return queryset.order_by("number").annotate(**chain_annotations()).values_list(*CHAIN_FIELDS).iterator(chunk_size=5000)
 
 
 def cached_balances(establishment: Establishment) -> dict[tuple[int, int], int]:

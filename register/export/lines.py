@@ -1,8 +1,9 @@
 """What the register exports read: the lines of a period, in chunks, and the monthly summary.
 
 Both the PDF and the CSV read the same rows from ``register.selectors.movements_of`` with
-``.values(...).iterator(chunk_size=...)``: PostgreSQL hands them over through a server-side
-cursor, so memory stays flat whatever the length of the period.
+``.iterator(chunk_size=...)`` (the CSV as dicts, the PDF as tuples, which its one pass over the
+whole register can better afford): PostgreSQL hands them over through a server-side cursor, so
+memory stays flat whatever the length of the period.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from django.db.models import BooleanField, ExpressionWrapper, Max, Min, Q, Sum, 
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
-from register.chain import GENESIS_HASH
+from register.chain import CHAIN_FIELDS, GENESIS_HASH
 from register.models import Establishment, Movement, Product, RegisterHead
 from register.selectors import chain_annotations, movements_of
 
@@ -55,13 +56,11 @@ LINE_FIELDS = (
     "lot__product_id",
 )
 
-# The PDF's rows: the timestamps come as text written by PostgreSQL (what the chain hashes),
-# parsed only for display (``datetime.fromisoformat``, in C), never through the driver's loader.
-PDF_FIELDS = (
-    *(name for name in LINE_FIELDS if name not in ("occurred_at", "recorded_at")),
-    "occurred_iso",
-    "recorded_iso",
-)
+# The PDF's rows, as tuples: the fields the chain covers (verified while drawing), then those only
+# displayed, then whether the line belongs to the period. The timestamps come as text written by
+# PostgreSQL (what the chain hashes), parsed only for display (``datetime.fromisoformat``, in C),
+# never through the driver's loader.
+PDF_FIELDS = (*CHAIN_FIELDS, "lot__product__name", "location__name", "reversed_by__number", "in_period")
 
 REASON_LABELS: dict[str, str] = {str(value): str(label) for value, label in Movement.Reason.choices}
 DIRECTION_LABELS: dict[str, str] = {str(value): str(label) for value, label in Movement.Direction.choices}
@@ -147,10 +146,11 @@ class ExportScope:
         bounds = self.lines().order_by().aggregate(first=Min("number"), last=Max("number"))
         return None if bounds["first"] is None else (int(bounds["first"]), int(bounds["last"]))
 
-    def iter_span_rows(self, first: int, last: int) -> Iterator[dict[str, Any]]:
-        """Every register line numbered ``first``..``last``, each with ``in_period``: whether it
-        belongs to the export. A backdated line or another product's line may sit between two
-        lines of the period; the chain is verified over all of them in one pass."""
+    def iter_span_rows(self, first: int, last: int) -> Iterator[tuple[Any, ...]]:
+        """Every register line numbered ``first``..``last``, as a tuple of ``PDF_FIELDS``, the last
+        one, ``in_period``, saying whether the line belongs to the export. A backdated line or
+        another product's line may sit between two lines of the period; the chain is verified
+        over all of them in one pass."""
         span = movements_of(self.establishment, upto_number=last).filter(number__gte=first)
         in_period: Any = Value(True)
         if self.filtered:
@@ -164,7 +164,7 @@ class ExportScope:
             in_period = ExpressionWrapper(condition, output_field=BooleanField())
         return (
             span.annotate(in_period=in_period, **chain_annotations())
-            .values(*PDF_FIELDS, "in_period")
+            .values_list(*PDF_FIELDS)
             .iterator(chunk_size=CHUNK_SIZE)
         )
 

@@ -28,14 +28,15 @@ from typing import IO, Any
 
 from django.utils import timezone
 from reportlab.lib.pagesizes import A4, landscape
-from reportlab.lib.rl_accel import escapePDF
+from reportlab.lib.rl_accel import escapePDF, fp_str
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.pdfdoc import PDFDictionary, PDFName, PDFStream
+from reportlab.pdfbase.pdfdoc import PDFArray, PDFObject, PDFPage, PDFResourceDictionary
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from register.chain import ChainVerifier, VerificationResult
 from register.export.lines import (
+    PDF_FIELDS,
     REASON_LABELS,
     ExportScope,
     SummaryRow,
@@ -59,14 +60,74 @@ RED = (0.75, 0.0, 0.0)
 GREEN = (0.0, 0.42, 0.16)
 FOOTER_TOP = MARGIN + 16
 _FONTS_DIR = Path(__file__).parent / "fonts"
+# zlib level of the page streams: 1 rather than zlib's default 6 costs ~12 % more file (14.9
+# instead of 13.2 MB for 100,000 lines) and saves ~8 % of the export's CPU (bench/README.md).
+PAGE_COMPRESSION = 1
 _CACHE_LIMIT = 20_000  # distinct strings kept encoded; cleared when full so memory stays bounded
 _ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
+Color = tuple[float, float, float]
 
 PAGE_TOTAL_FORM = "registerPageTotal"
 PAGE_HEADER_FORM = "registerPageHeader"
 LINE_TOTAL_FORM = "registerLineTotal"
 VERIFICATION_FORM = "registerVerification"
 VERIFICATION_LINES = 3  # room kept on page 1 for the verification statement, in text lines
+
+
+class _DeflatedStream(PDFObject):
+    """A page's operators, deflated when the page ends, written as they are at ``save()``
+    (reportlab's generic stream formatting copies and re-formats a dictionary per page)."""
+
+    __RefOnly__ = 1  # an indirect object, which the page's /Contents refers to
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def format(self, document: Any) -> bytes:
+        data = document.encrypt.encode(self.data)
+        return b"<< /Filter /FlateDecode /Length %d >>\nstream\n%b\nendstream\n" % (len(data), data)
+
+
+class _Formatted(PDFObject):
+    """A direct value formatted once, for the thousands of pages that repeat it (/MediaBox)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def format(self, document: Any) -> bytes:
+        return self.data
+
+
+class _FinishedPage(PDFPage):
+    """A finished page that holds its contents, the shared media box and shared resources, and
+    nothing else (``_compress_finished_page`` checks): its dictionary is written directly.
+
+    reportlab's generic page formatting (some 25 attributes looked up, a dictionary built, its
+    keys sorted and formatted) was half of ``save()`` for a register of ~8,000 pages.
+    """
+
+    def format(self, document: Any) -> bytes:
+        ref = document.Reference
+        return b"<< /Type /Page /Parent %b /MediaBox %b /Resources %b /Contents %b >>" % (
+            ref(document.Pages).format(document),
+            self.MediaBox.format(document),
+            ref(self.Resources).format(document),
+            ref(self.Contents).format(document),
+        )
+
+
+# Page attributes that ``_FinishedPage`` does not write: a page that has any keeps reportlab's way.
+_PAGE_EXTRAS = (
+    "Annots", "CropBox", "ArtBox", "BleedBox", "TrimBox", "Dur", "Thumb", "B", "Hid", "AA",
+    "PieceInfo", "LastModified", "SeparationInfo", "ID", "PZ",
+)
+
+
+class _SharedResources(PDFResourceDictionary):
+    """A page resource dictionary written once, as an indirect object, for all the pages that use
+    the same forms (every page of the register shows the same headers and page total)."""
+
+    __RefOnly__ = 1
 
 
 def _register_fonts() -> None:
@@ -82,8 +143,6 @@ class Column:
     label: str
     width: float
     align: str = "left"  # or "right" for quantities
-    # Text that differs on (nearly) every row (order number, date): drawn directly, not cached.
-    unique: bool = False
 
 
 class _Encoder:
@@ -97,15 +156,23 @@ class _Encoder:
         self._runs: dict[str, tuple[tuple[tuple[str, str], ...], float]] = {}
         self._wraps: dict[tuple[str, float], tuple[str, ...]] = {}
         self._blocks: dict[tuple[str, ...], tuple[str, str, str]] = {}
-        # Whole cells' operators by (column's Tm prefix, text lines, font in use before).
-        self.fragments: dict[tuple[str, tuple[str, ...], str], tuple[str, str]] = {}
         # Printable ASCII is assigned first, to itself, in the font's first subset: any ASCII
         # string (numbers, dates, hashes, most names) is then shown as is, without splitting.
         subset, _ = self.font.splitString("".join(map(chr, range(32, 127))), self.doc)[0]
         self.ascii_font = self.font.getSubsetInternalName(subset, self.doc)
+        # The width of a digit when all ten are alike (tabular figures, as in DejaVu Sans): order
+        # numbers, quantities and balances are then right-aligned without measuring them.
+        digit_widths = {self.width(digit) for digit in "0123456789"}
+        self.digit_width = digit_widths.pop() if len(digit_widths) == 1 else None
 
     def width(self, text: str) -> float:
         return float(self.font.stringWidth(text, self.size))
+
+    def number_width(self, digits: str) -> float:
+        """The width of an integer's text, without measuring it when the digits are all alike."""
+        if self.digit_width is not None and digits.isdigit():
+            return len(digits) * self.digit_width
+        return self.width(digits)
 
     def run(self, text: str) -> tuple[tuple[tuple[str, str], ...], float]:
         """The text as (subset font name, ``(...) Tj`` operator) pairs, and its width."""
@@ -145,29 +212,67 @@ class _Encoder:
             hit = self._blocks[lines] = (first or self.ascii_font, " ".join(ops), current or self.ascii_font)
         return hit
 
-    def fragment(
-        self, place: str, right_edge: float | None, lines: tuple[str, ...], current: str
-    ) -> tuple[str, str]:
-        """A whole cell's operators in row coordinates (first baseline at y = 0), given the font
-        in use before it: (operators, font in use after it). Cached by the caller."""
-        first_font, body, last_font = self.block(lines)
+    def cell_ops(
+        self, place: str, right_edge: float | None, lines: tuple[str, ...], color: Color | None = None
+    ) -> str:
+        """A whole cell's operators in row coordinates (first baseline at y = 0, next lines by T*).
+
+        Context-free, so that a cell is rendered once and drawn on any row: it expects the ASCII
+        subset to be the current font (each row's text object starts with it) and leaves it
+        current again, whatever other subsets its text needed.
+        """
+        if not lines or lines == ("",):
+            return ""
+        ascii_font, size = self.ascii_font, self.size
+        ops = [] if color is None else [f"{color[0]} {color[1]} {color[2]} rg"]
         if right_edge is None:
-            ops = [f"{place} 0 Tm"]
+            first, body, last = self.block(lines)
+            ops.append(f"{place} 0 Tm")
+            if first != ascii_font:
+                ops.append(f"{first} {size} Tf")
+            ops.append(body)
         else:
-            ops = [f"1 0 0 1 {right_edge - self.run(lines[0])[1]:.2f} 0 Tm"]
-        if first_font != current:
-            ops.append(f"{first_font} {self.size} Tf")
-        ops.append(body)
-        return " ".join(ops), last_font
+            # Right-aligned: each line starts where its own width puts it.
+            last = ascii_font
+            for offset, line in enumerate(lines):
+                if not line:
+                    continue
+                parts, width = self.run(line)
+                ops.append(f"1 0 0 1 {right_edge - width:.2f} {-offset * LEADING:.2f} Tm")
+                for name, show in parts:
+                    if name != last:
+                        ops.append(f"{name} {size} Tf")
+                        last = name
+                    ops.append(show)
+        if last != ascii_font:
+            ops.append(f"{ascii_font} {size} Tf")
+        if color is not None:
+            ops.append("0 g")
+        return " ".join(ops)
+
+    def fresh_cell_ops(self, place: str, lines: tuple[str, ...], color: Color | None = None) -> str:
+        """``cell_ops`` of a left-aligned cell whose text is new on (nearly) every row (a date, a
+        note): ASCII text is written directly, as caching it would only evict the text that does
+        recur (products, names) from the caches."""
+        if not all(map(str.isascii, lines)):
+            return self.cell_ops(place, None, lines, color)
+        body = " T* ".join([f"({escapePDF(line)}) Tj" for line in lines])
+        if color is None:
+            return f"{place} 0 Tm {body}"
+        return f"{color[0]} {color[1]} {color[2]} rg {place} 0 Tm {body} 0 g"
 
     def wrap(self, text: str, width: float) -> tuple[str, ...]:
-        """Greedy word wrap into ``width`` points; a word longer than a line is cut."""
+        """Greedy word wrap into ``width`` points; a word longer than a line is cut. Cached."""
         key = (text, width)
         hit = self._wraps.get(key)
-        if hit is not None:
-            return hit
-        if len(self._wraps) > _CACHE_LIMIT:
-            self._wraps.clear()
+        if hit is None:
+            if len(self._wraps) > _CACHE_LIMIT:
+                self._wraps.clear()
+            hit = self._wraps[key] = self.wrap_fresh(text, width)
+        return hit
+
+    def wrap_fresh(self, text: str, width: float) -> tuple[str, ...]:
+        """``wrap`` without the cache, for text new on (nearly) every row."""
         # reportlab writes characters beyond U+FFFF into the font's ToUnicode map in a form that
         # readers reject; the PDF prints U+FFFD for them (the CSV keeps them as typed).
         text = _ASTRAL.sub("\ufffd", text)
@@ -190,9 +295,7 @@ class _Encoder:
                     word = word[cut:]
                 current = word
             lines.append(current)
-        result = tuple(lines)
-        self._wraps[key] = result
-        return result
+        return tuple(lines)
 
     def _fit(self, word: str, width: float) -> int:
         low, high = 1, len(word)
@@ -205,7 +308,9 @@ class _Encoder:
         return low
 
 
-Cell = tuple[tuple[str, ...], tuple[float, float, float] | None]  # wrapped lines, colour
+# A table cell: its wrapped lines, its colour, and its operators when drawn whole on a row
+# (``_Encoder.cell_ops``), or None to have them rendered when drawn.
+Cell = tuple[tuple[str, ...], Color | None, str | None]
 BLOCK_LEADING = 11.0
 
 
@@ -230,7 +335,6 @@ class _Table:
         # right-aligned quantities (their x depends on the text's width).
         self.anchors: list[tuple[str, float | None]] = []
         self.places: list[str] = []  # "1 0 0 1 x": the start of a Tm operator for the column
-        self.unique = [column.unique for column in columns]
         self.inner: list[float] = []
         x = left
         for column in columns:
@@ -242,6 +346,8 @@ class _Table:
             x += column.width
         self.left = left
         self.width = x - left
+        # The x of each inner vertical rule, formatted once for every page's grid.
+        self.rules = [f"{x:.2f}" for x in self.xs[1:]]
 
 
 class RegisterPdfWriter:
@@ -283,6 +389,8 @@ class RegisterPdfWriter:
         self._tables = 0
         # Wrapped text cells of register lines by their stored values (see ``line_cells``).
         self.cell_cache: dict[tuple[Any, ...], Any] = {}
+        self._media_box: _Formatted | None = None
+        self._resources: dict[tuple[tuple[str, ...], bool], _SharedResources] = {}
         self._define_page_header()
         self._start_page()
 
@@ -330,12 +438,10 @@ class RegisterPdfWriter:
         c.doForm(PAGE_HEADER_FORM)
         top = PAGE_HEIGHT - MARGIN
         label = f"Page {self.page_number} / "
-        x = PAGE_WIDTH - MARGIN - 40 - self.label_font.width(label)
+        width = self.label_font.width(label)
+        x = PAGE_WIDTH - MARGIN - 40 - width
         self._literal_text(self.label_font, x, top - 9, [label])
-        c.saveState()
-        c.translate(x + self.label_font.width(label), top - 9)
-        c.doForm(PAGE_TOTAL_FORM)
-        c.restoreState()
+        self._place_form(PAGE_TOTAL_FORM, x + width, top - 9)
         self.y = self.body_top = self.header_bottom - 5
         if self.table is not None:
             self._table_header()
@@ -361,10 +467,11 @@ class RegisterPdfWriter:
         self.canvas.addLiteral(f"q 0.4 w 0 G {MARGIN} {FOOTER_TOP - 4} m {PAGE_WIDTH - MARGIN} {FOOTER_TOP - 4} l S Q")
         if self.page_last_line is not None:
             number, digest = self.page_last_line
-            chain = ["Empreinte de la chaîne à la dernière ligne de la page ", f"(n° {number}) : {digest}"]
+            # The constant words (with their non-ASCII "°") apart from the ASCII number and hash.
+            chain = ["Empreinte de la chaîne à la dernière ligne de la page (n° ", f"{number}) : {digest}"]
         elif self.last_line is not None:
             number, digest = self.last_line
-            chain = ["Aucune ligne sur cette page — dernière ligne exportée ", f"n° {number} : {digest}"]
+            chain = ["Aucune ligne sur cette page — dernière ligne exportée n° ", f"{number} : {digest}"]
         else:
             chain = ["Aucune ligne du registre sur cette page."]
         self._literal_text(self.footer_font, MARGIN, MARGIN + 3, chain)
@@ -373,17 +480,46 @@ class RegisterPdfWriter:
         self._compress_finished_page()
 
     def _compress_finished_page(self) -> None:
-        """Deflate the page just finished now rather than at ``save()``.
+        """Deflate the page just finished now rather than at ``save()``, and give it the parts
+        every page shares.
 
         reportlab keeps every finished page's operators as text until it writes the file: for a
         register of 100,000 lines that is ~100 MB. Compressed as each page ends, the document
         held in memory shrinks to about the size of the file (FlateDecode, as reportlab would).
+        The media box and the resources (fonts, the header and page-total forms) are the same
+        on (nearly) every page: formatted once, not once per page of a ~8,000-page register.
         """
         page = self.canvas._doc.Pages.pages[-1]
         if page.stream and not page.Contents:
-            content = zlib.compress(page.stream.encode("latin-1"), 6)
-            page.Contents = PDFStream(PDFDictionary({"Filter": PDFName("FlateDecode")}), content, filters=[])
+            page.Contents = _DeflatedStream(zlib.compress(page.stream.encode("latin-1"), PAGE_COMPRESSION))
             page.stream = None
+        if page.MediaBox is None and not page.Rotate:
+            if self._media_box is None:
+                self._media_box = _Formatted(PDFArray([0, 0, page.pagewidth, page.pageheight]).format(self.canvas._doc))
+            page.MediaBox = self._media_box
+        if page.Resources is None and not (page.ExtGState or page._colorsUsed or page._shadingUsed):
+            # What PDFPage.check_format would build for this page, shared with the pages alike.
+            forms = tuple(sorted(page.XObjects.dict)) if page.XObjects else ()
+            key = (forms, bool(page.hasImages))
+            resources = self._resources.get(key)
+            if resources is None:
+                resources = self._resources[key] = _SharedResources()
+                resources.basicFonts()
+                if page.hasImages:
+                    resources.allProcs()
+                if page.XObjects:
+                    resources.XObject = page.XObjects
+            page.Resources = resources
+        if (
+            type(page) is PDFPage
+            and isinstance(page.Contents, _DeflatedStream)
+            and page.MediaBox is self._media_box
+            and isinstance(page.Resources, _SharedResources)
+            and not page.Rotate
+            and not (page.Trans and page.Trans.dict)
+            and not any(getattr(page, name, None) for name in _PAGE_EXTRAS)
+        ):
+            page.__class__ = _FinishedPage
 
     def _ensure(self, height: float) -> None:
         if self.y - height < FOOTER_TOP:
@@ -471,12 +607,15 @@ class RegisterPdfWriter:
         """The column header, repeated on every page of the table: drawn once, as a form."""
         table = self.table
         assert table is not None
-        cells: list[Cell] = [(self.bold.wrap(column.label, width), None) for column, width in zip(table.columns, table.inner, strict=True)]
-        table.header_height = max(len(lines) for lines, _ in cells) * LEADING + 2 * PAD
+        cells: list[Cell] = [
+            (self.bold.wrap(column.label, width), None, None) for column, width in zip(table.columns, table.inner, strict=True)
+        ]
+        count = max(len(lines) for lines, _, _ in cells)
+        table.header_height = count * LEADING + 2 * PAD
         saved_y = self.y
         self.y = 0.0  # the form is drawn with its top edge at the current position
         self.canvas.beginForm(table.form, lowerx=0, lowery=-table.header_height, upperx=PAGE_WIDTH, uppery=0)
-        self._emit(cells, 0, table.header_height, HEADER_SHADE, self.bold)
+        self._emit(cells, 0, count, HEADER_SHADE, self.bold, whole=True)
         self.canvas.endForm()
         self.y = saved_y
 
@@ -490,20 +629,25 @@ class RegisterPdfWriter:
         table = self.table
         assert table is not None
         self.table_top = self.y
-        c = self.canvas
-        c.saveState()
-        c.translate(0, self.y)
-        c.doForm(table.form)
-        c.restoreState()
+        self._place_form(table.form, 0, self.y)
         self.y -= table.header_height
+
+    def _place_form(self, name: str, x: float, y: float) -> None:
+        """Show a form XObject with its origin at (x, y). The graphics state is saved, moved and
+        restored by writing the operators: the canvas's saveState/translate/restoreState, twice
+        per page, cost as much as drawing a few rows."""
+        c = self.canvas
+        c.addLiteral(f"q 1 0 0 1 {fp_str(x, y)} cm")
+        c.doForm(name)
+        c.addLiteral("Q")
 
     def _close_grid(self) -> None:
         table = self.table
         if table is None or self.table_top <= self.y:
             return
-        bottom, top = self.y, self.table_top
-        ops = [f"q 0.55 G 0.3 w {table.left:.2f} {bottom:.2f} {table.width:.2f} {top - bottom:.2f} re S"]
-        ops.extend(f"{x:.2f} {bottom:.2f} m {x:.2f} {top:.2f} l S" for x in table.xs[1:])
+        bottom, top = f"{self.y:.2f}", f"{self.table_top:.2f}"
+        ops = [f"q 0.55 G 0.3 w {table.left:.2f} {bottom} {table.width:.2f} {self.table_top - self.y:.2f} re S"]
+        ops.extend([f"{x} {bottom} m {x} {top} l S" for x in table.rules])
         ops.append("Q")
         self.canvas.addLiteral(" ".join(ops))
         self.table_top = self.y
@@ -518,8 +662,9 @@ class RegisterPdfWriter:
         while done < total:
             room = int((self.y - FOOTER_TOP - 2 * PAD) // LEADING)
             left = total - done
-            keep_whole = done == 0 and (left <= min(12, self._fresh_room()) or room < 4)
-            if left > room and (room < 1 or keep_whole):
+            if left > room and (
+                room < 1 or (done == 0 and (left <= min(12, self._fresh_room()) or room < 4))
+            ):
                 # A short row moves whole to the next page; a long one (a long late-entry reason,
                 # a long note) is split, so that no page is left mostly empty.
                 self._finish_page()
@@ -527,7 +672,7 @@ class RegisterPdfWriter:
                 continue
             count = min(left, room)
             height = count * LEADING + 2 * PAD
-            self._emit(cells, done, height, SHADE if self.shade else None, self.text, continued=done > 0)
+            self._emit(cells, done, count, SHADE if self.shade else None, self.text, whole=count == total)
             self.y -= height
             done += count
             if last_line is not None:
@@ -542,64 +687,40 @@ class RegisterPdfWriter:
         return int((self.body_top - self.table.header_height - FOOTER_TOP - 2 * PAD) // LEADING)
 
     def _emit(
-        self,
-        cells: Sequence[Cell],
-        start: int,
-        height: float,
-        shade: str | None,
-        encoder: _Encoder,
-        *,
-        continued: bool = False,
+        self, cells: Sequence[Cell], start: int, count: int, shade: str | None, encoder: _Encoder, *, whole: bool
     ) -> None:
+        """Text lines ``start`` to ``start + count`` of a row (``whole``: all of them) at ``self.y``."""
         table = self.table
         assert table is not None
+        height = count * LEADING + 2 * PAD
         ops: list[str] = []
         if shade:
             ops.append(f"q {shade} g {table.left:.2f} {self.y - height:.2f} {table.width:.2f} {height:.2f} re f Q")
         # The row's text is drawn in coordinates translated to its first baseline (one ``cm``):
-        # a cell's operators then do not depend on where the row falls on the page, so the
-        # operators of a whole cell are cached (the same product, supplier, name recur a lot).
-        ops.append(f"q 1 0 0 1 0 {self.y - PAD - SIZE + 0.4:.2f} cm BT 0 g {LEADING} TL")
-        append = ops.append
-        run = encoder.run
-        size = encoder.size
-        fragments = encoder.fragments
-        if len(fragments) > _CACHE_LIMIT:
-            fragments.clear()
-        current = ""
-        count = round((height - 2 * PAD) / LEADING)
-        whole = start == 0 and not continued
+        # a cell's operators then do not depend on where the row falls on the page, so a cell
+        # whose text recurs (the same product, supplier, name) is rendered once.
         ascii_font = encoder.ascii_font
-        text_width = encoder.width
-        for index, ((lines, color), (left, right_edge), place, unique) in enumerate(
-            zip(cells, table.anchors, table.places, table.unique, strict=True)
-        ):
-            if not lines or lines == ("",):
-                continue
-            if color is not None:
-                append(f"{color[0]} {color[1]} {color[2]} rg")
-            if (unique and whole and len(lines) <= count and (right_edge is None or len(lines) == 1)
-                    and all(map(str.isascii, lines))):
-                # A number or a date: ASCII, new on every row; caching it would only churn the caches.
-                if right_edge is None:
-                    append(f"{place} 0 Tm")
-                else:
-                    append(f"1 0 0 1 {right_edge - text_width(lines[0]):.2f} 0 Tm")
-                if current != ascii_font:
-                    append(f"{ascii_font} {size} Tf")
-                    current = ascii_font
-                append(" T* ".join(f"({escapePDF(line)}) Tj" for line in lines))
-            elif whole and len(lines) <= count and (right_edge is None or len(lines) == 1):
-                # The common case: a whole cell is one cached fragment: a Tm, the font if it
-                # changes, and its text lines separated by T* (next line, at the leading set by TL).
-                key = (place, lines, current)
-                hit = fragments.get(key)
-                if hit is None:
-                    hit = fragments[key] = encoder.fragment(place, right_edge, lines, current)
-                append(hit[0])
-                current = hit[1]
-            else:
-                shown = ("(suite)",) if continued and index == 0 else lines[start : start + count]
+        ops.append(f"q 1 0 0 1 0 {self.y - PAD - SIZE + 0.4:.2f} cm BT {ascii_font} {encoder.size} Tf 0 g {LEADING} TL")
+        append = ops.append
+        if whole:
+            rendered = [cell[2] for cell in cells]
+            if None in rendered:  # a summary's cells; the register's lines come rendered
+                places, anchors = table.places, table.anchors
+                rendered = [
+                    encoder.cell_ops(places[index], anchors[index][1], lines, color) if text is None else text
+                    for index, ((lines, color, _), text) in enumerate(zip(cells, rendered, strict=True))
+                ]
+            ops.extend(filter(None, rendered))
+        else:
+            # Part of a row split across pages: line by line, "(suite)" in the first column.
+            run, size = encoder.run, encoder.size
+            current = ascii_font
+            for index, ((lines, color, _), (left, right_edge)) in enumerate(zip(cells, table.anchors, strict=True)):
+                if not lines or lines == ("",):
+                    continue
+                if color is not None:
+                    append(f"{color[0]} {color[1]} {color[2]} rg")
+                shown = ("(suite)",) if start and index == 0 else lines[start : start + count]
                 for offset, line in enumerate(shown):
                     if not line:
                         continue
@@ -611,12 +732,19 @@ class RegisterPdfWriter:
                             append(f"{name} {size} Tf")
                             current = name
                         append(show)
-            if color is not None:
-                append("0 g")
+                if color is not None:
+                    append("0 g")
         append("ET Q")
         self.canvas.addLiteral(" ".join(ops))
 
-    def cells(self, values: Iterable[str | tuple[str, tuple[float, float, float] | None]]) -> list[Cell]:
+    def line_cell(self, index: int, lines: tuple[str, ...]) -> Cell:
+        """A cell of column ``index`` with its operators rendered (``_Encoder.cell_ops``), to be
+        cached by a caller whose text recurs."""
+        table = self.table
+        assert table is not None
+        return (lines, None, self.text.cell_ops(table.places[index], table.anchors[index][1], lines))
+
+    def cells(self, values: Iterable[str | tuple[str, Color | None]]) -> list[Cell]:
         """Wrap each value into its column (a value may come with a colour)."""
         table = self.table
         assert table is not None
@@ -624,9 +752,9 @@ class RegisterPdfWriter:
         result: list[Cell] = []
         for width, value in zip(table.inner, values, strict=True):
             if isinstance(value, tuple):
-                result.append((wrap(value[0], width), value[1]))
+                result.append((wrap(value[0], width), value[1], None))
             else:
-                result.append((wrap(value, width), None))
+                result.append((wrap(value, width), None, None))
         return result
 
     # -- end -----------------------------------------------------------------------------------
@@ -650,8 +778,8 @@ class RegisterPdfWriter:
 
 
 LINE_COLUMNS = (
-    Column("N°\nd'ordre", 32, "right", unique=True),
-    Column("Date, heure de l'opération", 44, unique=True),
+    Column("N°\nd'ordre", 32, "right"),
+    Column("Date, heure de l'opération", 44),
     Column("Désignation (produit, lot, emplacement)", 146),
     Column("Entrée\n(unités)", 34, "right"),
     Column("Sortie\n(unités)", 34, "right"),
@@ -700,80 +828,125 @@ def _stamp(value: dt.datetime) -> str:
     return f"{value.day:02d}/{value.month:02d}/{value.year:04d} {value.hour:02d}:{value.minute:02d}"
 
 
-def line_cells(row: dict[str, Any], writer: RegisterPdfWriter) -> list[Cell]:
-    """The printed cells of one register line (R.5132-36: date, designation, quantity in units...).
+_EMPTY: Cell = ((), None, "")
+_NUMBER, _HASH, _IN_PERIOD = (PDF_FIELDS.index(name) for name in ("number", "hash", "in_period"))
 
-    Numbers, dates and quantities are laid out directly (they always fit their column); text
-    cells are cleaned and wrapped once per distinct stored value (``writer.cell_cache``): the
-    same product, supplier, prescriber and patient recur on many lines.
+
+def line_cells(row: Sequence[Any], writer: RegisterPdfWriter) -> list[Cell]:
+    """The printed cells of one register line (R.5132-36: date, designation, quantity in units...),
+    read as a tuple of ``PDF_FIELDS``.
+
+    Order numbers, dates, quantities and balances, which vary from row to row, are written
+    directly. Every other cell is cleaned, wrapped and rendered once per distinct stored value
+    (``writer.cell_cache``): the same product, supplier, prescriber and patient recur on many lines.
     """
-    assert writer.table is not None
-    wrap, inner, cache = writer.text.wrap, writer.table.inner, writer.cell_cache
+    (
+        number, _location_id, _location_code, _lot_id, batch_number, _product_id, direction, reason, quantity,
+        balance_after, counterparty, prescriber_name, prescriber_address, patient_name, patient_address,
+        occurred_iso, recorded_iso, recorded_by_name, note, late_entry_reason, reverses, paired_with, _prev_hash,
+        _hash, product_name, location_name, reversed_by, _in_period,
+    ) = row
+    table = writer.table
+    assert table is not None
+    text, places, inner, cache = writer.text, table.places, table.inner, writer.cell_cache
     if len(cache) > _CACHE_LIMIT:
         cache.clear()
-    occurred = dt.datetime.fromisoformat(row["occurred_iso"]).astimezone(writer.tz)
-    number = str(row["number"])
-    quantity = (str(row["quantity"]),)
-    entry = row["direction"] == "entry"
-    key: tuple[Any, ...] = (2, row["lot__product__name"], row["lot__batch_number"], row["location__name"])
+    anchors = table.anchors
+    if number < 10_000_000:
+        number_cell = _number_cell(text, anchors[0][1], number)
+    else:  # wider than its column: wrapped
+        lines = text.wrap_fresh(str(number), inner[0])
+        number_cell = (lines, None, text.cell_ops(places[0], anchors[0][1], lines))
+    occurred = dt.datetime.fromisoformat(occurred_iso).astimezone(writer.tz)
+    day = f"{occurred.day:02d}/{occurred.month:02d}/{occurred.year:04d}"
+    minute = f"{occurred.hour:02d}:{occurred.minute:02d}"
+    entry = direction == "entry"
+    key: tuple[Any, ...] = (2, product_name, batch_number, location_name)
     designation = cache.get(key)
     if designation is None:
-        designation = cache[key] = wrap(
-            f"{clean_text(row['lot__product__name'])}\nlot {clean_text(row['lot__batch_number'])} · "
-            f"{clean_text(row['location__name'])}",
-            inner[2],
-        )
-    key = (6, row["reason"], row["counterparty"])
+        designation = cache[key] = writer.line_cell(2, text.wrap(
+            f"{clean_text(product_name)}\nlot {clean_text(batch_number)} · {clean_text(location_name)}", inner[2]
+        ))
+    key = (6, reason, counterparty)
     reason_counterparty = cache.get(key)
     if reason_counterparty is None:
         reason_counterparty = cache[key] = (
-            wrap(REASON_LABELS.get(row["reason"], clean_text(row["reason"])), inner[6]),
-            wrap(clean_text(row["counterparty"]), inner[7]),
+            writer.line_cell(6, text.wrap(REASON_LABELS.get(reason, clean_text(reason)), inner[6])),
+            writer.line_cell(7, text.wrap(clean_text(counterparty), inner[7])),
         )
-    key = (8, row["prescriber_name"], row["prescriber_address"])
+    key = (8, prescriber_name, prescriber_address)
     prescriber = cache.get(key)
     if prescriber is None:
-        text = "\n".join(part for part in (clean_text(row["prescriber_name"]), clean_text(row["prescriber_address"])) if part)
-        prescriber = cache[key] = wrap(text, inner[8])
-    key = (9, row["patient_name"], row["patient_address"])
+        joined = "\n".join(part for part in (clean_text(prescriber_name), clean_text(prescriber_address)) if part)
+        prescriber = cache[key] = writer.line_cell(8, text.wrap(joined, inner[8]))
+    key = (9, patient_name, patient_address)
     patient = cache.get(key)
     if patient is None:
-        text = "\n".join(part for part in (clean_text(row["patient_name"]), clean_text(row["patient_address"])) if part)
-        patient = cache[key] = wrap(text, inner[9])
-    key = (10, row["recorded_by_name"])
+        joined = "\n".join(part for part in (clean_text(patient_name), clean_text(patient_address)) if part)
+        patient = cache[key] = writer.line_cell(9, text.wrap(joined, inner[9]))
+    key = (10, recorded_by_name)
     recorded_by = cache.get(key)
     if recorded_by is None:
-        recorded_by = cache[key] = wrap(clean_text(row["recorded_by_name"]), inner[10])
+        recorded_by = cache[key] = writer.line_cell(10, text.wrap(clean_text(recorded_by_name), inner[10]))
+    remarks = _EMPTY
+    if reverses or reversed_by or paired_with or note or late_entry_reason:
+        remarks = _remarks_cell(writer, reverses, reversed_by, paired_with, note, late_entry_reason, recorded_iso)
+    return [
+        number_cell,
+        ((day, minute), None, f"{places[1]} 0 Tm ({day}) Tj T* ({minute}) Tj"),
+        designation,
+        _number_cell(text, anchors[3][1], quantity) if entry else _EMPTY,
+        _EMPTY if entry else _number_cell(text, anchors[4][1], quantity),
+        _number_cell(text, anchors[5][1], balance_after),
+        reason_counterparty[0],
+        reason_counterparty[1],
+        prescriber,
+        patient,
+        recorded_by,
+        remarks,
+    ]
+
+
+def _number_cell(encoder: _Encoder, right_edge: float | None, value: int) -> Cell:
+    """An integer right-aligned at ``right_edge`` (order number, quantity, balance): its text
+    needs no escaping, and its width comes from the digits' (``_Encoder.number_width``)."""
+    assert right_edge is not None
+    digits = str(value)
+    return ((digits,), None, f"1 0 0 1 {right_edge - encoder.number_width(digits):.2f} 0 Tm ({digits}) Tj")
+
+
+def _remarks_cell(
+    writer: RegisterPdfWriter,
+    reverses: int | None,
+    reversed_by: int | None,
+    paired_with: int | None,
+    note: str,
+    late_entry_reason: str,
+    recorded_iso: str,
+) -> Cell:
+    """The last column: late entry (in red), reversals, transfer, note. Rare, and new each time."""
+    table = writer.table
+    assert table is not None
     remarks: list[str] = []
-    if row["reverses__number"]:
-        remarks.append(f"Annule la ligne n° {row['reverses__number']}.")
-    if row["reversed_by__number"]:
-        remarks.append(f"Annulée par la ligne n° {row['reversed_by__number']}.")
-    if row["paired_with__number"]:
-        remarks.append(f"Transfert lié : ligne n° {row['paired_with__number']}.")
-    note = clean_text(row["note"])
-    if note:
-        remarks.append(note)
-    late = clean_text(row["late_entry_reason"])
+    if reverses:
+        remarks.append(f"Annule la ligne n° {reverses}.")
+    if reversed_by:
+        remarks.append(f"Annulée par la ligne n° {reversed_by}.")
+    if paired_with:
+        remarks.append(f"Transfert lié : ligne n° {paired_with}.")
+    cleaned = clean_text(note)
+    if cleaned:
+        remarks.append(cleaned)
+    late = clean_text(late_entry_reason)
     color = None
     if late:
         # Issue 9 §4: a backdated line is flagged, in red, with its reason and when it was typed.
-        remarks.insert(0, f"SAISIE TARDIVE (saisie le {_stamp(dt.datetime.fromisoformat(row['recorded_iso']))}) : {late}")
+        remarks.insert(0, f"SAISIE TARDIVE (saisie le {_stamp(dt.datetime.fromisoformat(recorded_iso))}) : {late}")
         color = RED
-    return [
-        ((number,) if len(number) <= 7 else wrap(number, inner[0]), None),
-        ((f"{occurred.day:02d}/{occurred.month:02d}/{occurred.year:04d}", f"{occurred.hour:02d}:{occurred.minute:02d}"), None),
-        (designation, None),
-        (quantity if entry else (), None),
-        (() if entry else quantity, None),
-        ((str(row["balance_after"]),), None),
-        (reason_counterparty[0], None),
-        (reason_counterparty[1], None),
-        (prescriber, None),
-        (patient, None),
-        (recorded_by, None),
-        (wrap("\n".join(remarks), inner[11]) if remarks else (), color),
-    ]
+    if not remarks:
+        return _EMPTY
+    lines = writer.text.wrap_fresh("\n".join(remarks), table.inner[11])
+    return (lines, color, writer.text.fresh_cell_ops(table.places[11], lines, color))
 
 
 def _verification_block(result: VerificationResult, checked_at: dt.datetime) -> TextBlock:
@@ -847,8 +1020,8 @@ def write_register_pdf(
     count = 0
     for row in scope.iter_span_rows(first, last) if bounds else ():
         feed(row)  # a no-op once the chain is found broken: the lines are still all printed
-        if row["in_period"]:
-            writer.row(line_cells(row, writer), last_line=(row["number"], row["hash"]))
+        if row[_IN_PERIOD]:
+            writer.row(line_cells(row, writer), last_line=(row[_NUMBER], row[_HASH]))
             count += 1
             if progress is not None and count % 500 == 0:
                 progress(500)

@@ -12,6 +12,7 @@ from django.utils import timezone
 from config.errors import DomainError, InvalidInput
 from register import services
 from register.chain import (
+    CHAIN_FIELDS,
     GENESIS_HASH,
     ChainVerifier,
     hash_from_parts,
@@ -160,8 +161,9 @@ def test_the_fast_row_hash_is_the_stored_hash(pharmacist, demo, make_lot):
     assert len(lines) >= 2
     for row, movement in zip(lines, Movement.objects.filter(establishment=demo["DEMO"]).order_by("number"),
                              strict=True):
-        assert row_hash(demo["DEMO"].code, row) == row["hash"]
-        assert hash_payload(services.movement_payload(movement, establishment_code=demo["DEMO"].code)) == row["hash"]
+        stored = dict(zip(CHAIN_FIELDS, row, strict=True))["hash"]
+        assert row_hash(demo["DEMO"].code, row) == stored
+        assert hash_payload(services.movement_payload(movement, establishment_code=demo["DEMO"].code)) == stored
 
 
 AWKWARD = "tab\there\u2028 « é » 😀 \\ \"q\" \x1f \u202e ½"
@@ -220,9 +222,13 @@ def test_the_fast_row_hash_matches_the_payload_hash_on_awkward_values():
             "patient_address": "", "occurred_iso": "2024-02-29T23:59:59.123456+00:00",
             "recorded_iso": "2024-03-02T23:59:59.123456+00:00", "recorded_by_name": "pharmacist",
             "note": fields["note"], "late_entry_reason": "panne", "reverses__number": links[0],
-            "paired_with__number": links[1], "prev_hash": "a" * 64,
+            "paired_with__number": links[1], "prev_hash": "a" * 64, "location_id": 1, "hash": "",
         }
-        assert row_hash("DEMO", row) == hash_payload(line_payload(establishment_code="DEMO", **fields))
+        values = tuple(row[name] for name in CHAIN_FIELDS)
+        expected = hash_payload(line_payload(establishment_code="DEMO", **fields))
+        assert row_hash("DEMO", values) == expected
+        # The PDF export's rows go on with display fields after the chain's.
+        assert row_hash("DEMO", (*values, "Kétamine", "Coffre", None, True)) == expected
 
 
 def test_the_chain_verifier_names_the_first_broken_line_and_ignores_the_rest(pharmacist, demo, make_lot):
@@ -231,7 +237,9 @@ def test_the_chain_verifier_names_the_first_broken_line_and_ignores_the_rest(pha
     target = _exit(pharmacist, lot, 2)
     _exit(pharmacist, lot, 1)
     rows = list(chain_rows(demo["DEMO"]))
-    rows[target.number - 1] = {**rows[target.number - 1], "quantity": 3}
+    quantity = CHAIN_FIELDS.index("quantity")
+    tampered = rows[target.number - 1]
+    rows[target.number - 1] = (*tampered[:quantity], 3, *tampered[quantity + 1 :])
     verifier = ChainVerifier(demo["DEMO"].code)
     problems = [verifier.feed(row) for row in rows]
     assert [problem is not None for problem in problems].count(True) == 1
