@@ -25,6 +25,10 @@ APPEND_ONLY_TABLES: tuple[str, ...] = (
 # django-simple-history keeps the before/after of reference data: only ever inserted.
 HISTORY_TABLE = re.compile(r"^[a-z0-9_]+_historical[a-z0-9_]+$")
 
+# Database functions the application calls (register/migrations/0005_register_append.py): EXECUTE
+# is granted on these only, and revoked from PUBLIC by their migration.
+APP_FUNCTIONS: tuple[str, ...] = ("register_append",)
+
 # Read by the application, written by `migrate` (as the owner) only.
 READ_ONLY_TABLES: tuple[str, ...] = ("django_migrations",)
 

@@ -34,7 +34,9 @@ def lot_to_move(user: Any, pk: int) -> Lot | None:
     ``lots_for(user).select_related(...).get(pk=...)`` in one hand-written statement: the same
     scoping (the lot's establishment counts the user among its members), but without building
     and compiling a queryset on every append, which was a fifth of an append's CPU
-    (bench/append.py). The columns come from the models, so a new field is read too.
+    (bench/append.py). The columns come from the models, so a new field is read too (raw, as
+    no field of these models converts database values; tests/register/test_ledger.py compares
+    what it loads with the ORM).
     """
     if not getattr(user, "is_authenticated", False):
         return None

@@ -166,6 +166,11 @@ BEGIN
     RETURN QUERY SELECT v_id, v_number, v_balance, v_hash, v_prev, v_location;
 END
 $fn$;
+-- Only the owner and the role harden_db prepares (audit.db_privileges.APP_FUNCTIONS) may call it.
+REVOKE EXECUTE ON FUNCTION register_append(
+    bigint, bigint, bigint, bigint, bigint, date, date, boolean, text, text, integer, text, text, text, text,
+    text, timestamptz, timestamptz, integer, text, text, text, bigint, bigint, text[], integer, text, text,
+    text, text, jsonb, inet, text, text) FROM PUBLIC;
 """
 
 DROP = """

@@ -88,7 +88,7 @@ def test_a_line_dated_in_a_closed_month_is_refused_and_never_silently_absorbed(p
             services.movement_record(**late)
         assert guarded.value.code == "month_closed"
         # A line written past the guard (e.g. before it existed) must still be caught.
-        monkeypatch.setattr(services, "_month_to_check", lambda occurred_at, now: None)
+        monkeypatch.setattr(services, "_month_to_check", lambda occurred_at: None)
         services.movement_record(**late)
     with time_machine.travel(_in_month(next_month(second))):
         with pytest.raises(DomainError) as refused:
@@ -97,6 +97,23 @@ def test_a_line_dated_in_a_closed_month_is_refused_and_never_silently_absorbed(p
     mismatch = refused.value.extra["mismatches"][0]
     assert (mismatch["previous_closing"], mismatch["ledger_opening"]) == (40, 38)
     assert not MonthlyClosing.objects.filter(month=second).exists()
+
+
+def test_a_line_stamped_just_before_midnight_cannot_land_in_the_month_closed_at_midnight(
+    pharmacist, demo, lot_50, this_month
+):
+    """The race of the last second: a request whose clock still reads the closing month, reaching
+    the register lock after that month was closed, is refused (the check is made under the lock,
+    whatever the request thought the current month was)."""
+    second = next_month(this_month)
+    with time_machine.travel(_in_month(second, 1)):
+        month_close(actor=pharmacist, establishment=demo["DEMO"], month=this_month)
+    last_second = timezone.make_aware(dt.datetime.combine(second, dt.time(0))) - dt.timedelta(milliseconds=500)
+    with time_machine.travel(last_second, tick=False):
+        with pytest.raises(DomainError) as refused:
+            services.movement_record(actor=pharmacist, lot=lot_50, direction="exit", reason="loss", quantity=1,
+                                     counterparty="x")
+    assert refused.value.code == "month_closed"
 
 
 def test_months_close_in_order(pharmacist, demo, this_month):

@@ -274,3 +274,60 @@ def test_the_database_refuses_a_negative_balance_and_a_duplicate_number(demo, lo
     line.hash = "f" * 64
     with pytest.raises(DatabaseError), transaction.atomic():
         line.save(force_insert=True)
+
+
+def test_text_longer_than_its_column_is_refused_not_cut(pharmacist, demo, make_lot):
+    """PostgreSQL cuts trailing spaces past a varchar's length without a word, which would leave a
+    line that no longer matches its hash: the writer refuses the text instead; at the limit it is kept."""
+    lot = make_lot(units=5)
+
+    def loss(**text: str) -> Movement:
+        return services.movement_record(actor=pharmacist, lot=lot, direction="exit", reason="loss", quantity=1,
+                                        **{"counterparty": "x", **text})
+
+    with pytest.raises(InvalidInput) as refused:
+        loss(counterparty="a" * 500 + "   ")
+    assert "counterparty" in refused.value.fields
+    with pytest.raises(InvalidInput):
+        loss(patient_name="p" * 201)
+    kept = loss(counterparty="a" * 499 + " ")
+    assert Movement.objects.get(pk=kept.pk).counterparty == "a" * 499 + " "
+    assert register_verify(demo["DEMO"]).ok
+
+
+def test_register_append_writes_every_column_of_a_line_and_of_its_audit_event():
+    """The database function lists its columns by hand: a field added to Movement or AuditEvent
+    must be added there too (or get a database default), which this test points out."""
+    import importlib
+    import re
+
+    from audit.models import AuditEvent
+
+    sql = importlib.import_module("register.migrations.0005_register_append").CREATE
+    for model in (Movement, AuditEvent):
+        listed = re.search(rf"INSERT INTO {model._meta.db_table} \(([^)]*)\)", sql)
+        assert listed is not None
+        columns = {name.strip() for name in listed.group(1).split(",")}
+        assert columns == {field.column for field in model._meta.concrete_fields if not field.primary_key}
+
+
+def test_lot_to_move_loads_what_the_orm_loads_and_only_the_callers_lots(pharmacist, outsider, demo, make_lot):
+    """The hand-written lot lookup of an append: same scoping as lots_for, same field values."""
+    from django.contrib.auth.models import AnonymousUser
+
+    from register.models import Lot
+    from register.selectors import lot_to_move, lots_for
+
+    lot = make_lot(units=1)
+    loaded = lot_to_move(pharmacist, lot.pk)
+    expected = lots_for(pharmacist).get(pk=lot.pk)
+    assert loaded is not None
+    for mine, theirs in ((loaded, expected), (loaded.product, expected.product),
+                         (loaded.establishment, expected.establishment)):
+        for field in type(theirs)._meta.concrete_fields:
+            assert getattr(mine, field.attname) == getattr(theirs, field.attname), field.name
+    other = Lot.objects.filter(establishment=demo["OTHER"]).first()
+    assert lot_to_move(pharmacist, other.pk) is None
+    assert lot_to_move(outsider, lot.pk) is None
+    assert lot_to_move(AnonymousUser(), lot.pk) is None
+    assert lot_to_move(pharmacist, 2**62) is None

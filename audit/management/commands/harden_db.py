@@ -10,6 +10,7 @@ from django.db import connections, transaction
 from psycopg import sql
 
 from audit.db_privileges import (
+    APP_FUNCTIONS,
     APPEND_ONLY_PRIVILEGES,
     MUTABLE_PRIVILEGES,
     READ_ONLY_PRIVILEGES,
@@ -70,6 +71,7 @@ class Command(BaseCommand):
             # Start from nothing each run, so a privilege granted by hand or by an older run goes.
             run(sql.SQL("REVOKE ALL ON ALL TABLES IN SCHEMA {} FROM {}").format(sql.Identifier(SCHEMA), ident))
             run(sql.SQL("REVOKE ALL ON ALL SEQUENCES IN SCHEMA {} FROM {}").format(sql.Identifier(SCHEMA), ident))
+            run(sql.SQL("REVOKE ALL ON ALL FUNCTIONS IN SCHEMA {} FROM {}").format(sql.Identifier(SCHEMA), ident))
             run(sql.SQL("REVOKE ALL ON SCHEMA {} FROM {}").format(sql.Identifier(SCHEMA), ident))
             # Nobody but the owner creates objects in the schema: an object the app created, it would own.
             run(sql.SQL("REVOKE CREATE ON SCHEMA {} FROM PUBLIC").format(sql.Identifier(SCHEMA)))
@@ -103,6 +105,14 @@ class Command(BaseCommand):
                     ))
             # Identity columns draw from sequences: nextval (USAGE) and currval (SELECT), never setval.
             run(sql.SQL("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {} TO {}").format(sql.Identifier(SCHEMA), ident))
+            # The functions the service calls (their EXECUTE is revoked from PUBLIC by their migration).
+            cursor.execute(
+                "SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+                "WHERE n.nspname = %s AND p.proname = ANY(%s)",
+                [SCHEMA, list(APP_FUNCTIONS)],
+            )
+            for (signature,) in cursor.fetchall():
+                run(sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(sql.SQL(signature), ident))
 
         self.stdout.write(self.style.SUCCESS(
             f"Role {role} {'updated' if exists else 'created'} in {database}: "
