@@ -7,8 +7,8 @@ import functools
 from collections.abc import Iterator
 from typing import Any
 
-from django.db import connection
-from django.db.models import CharField, F, Func, QuerySet
+from django.db import connection, transaction
+from django.db.models import CharField, F, Func, Max, QuerySet
 
 from register.chain import CHAIN_FIELDS, ChainVerifier, VerificationResult
 from register.models import Establishment, Location, Lot, Movement, Product, RegisterHead, StockBalance
@@ -153,17 +153,49 @@ def cached_balances(establishment: Establishment) -> dict[tuple[int, int], int]:
     }
 
 
+def register_state(establishment: Establishment) -> tuple[tuple[int, str] | None, dict[tuple[int, int], int]]:
+    """The register head (last number, last hash) and the stock cache, as one state.
+
+    Appends update the head and the cache in one transaction, but two separate reads can fall
+    on either side of a commit. Holding the head row FOR SHARE while the cache is read makes
+    writers wait those few milliseconds: both reads then describe the ledger up to that head.
+    """
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT last_number, last_hash FROM {RegisterHead._meta.db_table} WHERE establishment_id = %s FOR SHARE",
+            [establishment.pk],
+        )
+        row = cursor.fetchone()
+        cached = cached_balances(establishment)
+    return (row[0], row[1]) if row is not None else None, cached
+
+
 def register_verify(establishment: Establishment) -> VerificationResult:
     """Recompute the chain, the order numbers and the running balances; name the first broken line.
 
     Checks, line by line (``register.chain.ChainVerifier``): numbers 1..N with no gap,
     ``prev_hash`` equals the previous line's hash, the stored hash equals the recomputed one, the
     balance equals the running sum of the ledger. Then the cached balances must equal the
-    ledger's, and the head must point at the last line.
+    ledger's, and the head must point at the last line. N is the head read with the cache
+    (``register_state``), so lines appended while the verification runs are not mistaken for a
+    broken end of the register; they are checked by the next verification.
     """
+    head, cached = register_state(establishment)
     verifier = ChainVerifier(establishment.code)
-    for row in chain_rows(establishment):
+    for row in chain_rows(establishment, last=head[0] if head is not None else None):
         if verifier.feed(row):
             return verifier.finish(head=None, cached=None)
-    head = RegisterHead.objects.filter(establishment=establishment).values_list("last_number", "last_hash").first()
-    return verifier.finish(head=head, cached=cached_balances(establishment))
+    result = verifier.finish(head=head, cached=cached)
+    if result.ok:
+        # A line beyond the head was written without the register lock (by hand, as superuser).
+        # Read the last number first, then the head: a line committed in between has moved the
+        # head with it, so only a line the head never counted can be ahead of it.
+        last_line = Movement.objects.filter(establishment=establishment).aggregate(last=Max("number"))["last"] or 0
+        head_now = RegisterHead.objects.filter(establishment=establishment).values_list("last_number", flat=True).first()
+        if last_line > (head_now or 0):
+            stray = (head_now or 0) + 1
+            return VerificationResult(
+                False, result.lines, result.head_hash, stray,
+                f"line {stray}: beyond the register head (written without the register)",
+            )
+    return result

@@ -123,3 +123,29 @@ def test_refusals_in_autocommit_leave_no_trace(committed_db, demo, make_lot):
     assert line.number == head_before + 1
     assert register_verify(demo["DEMO"]).ok
     connection.close()
+
+
+def test_verification_while_lines_are_appended_finds_nothing_wrong(committed_db, demo, make_lot):
+    """An inspector verifying during the pharmacy's rush must not be told the register is broken:
+    the head and the stock cache are read as one state, and the lines up to that head checked."""
+    lot = make_lot(units=1, batch="VERIFY-RUSH")
+    actor = get_user_model().objects.get(username="pharmacist")
+    done = threading.Event()
+
+    def writer() -> None:
+        try:
+            while not done.is_set():
+                services.movement_record(actor=actor, lot=lot, direction="entry", reason="receipt", quantity=1,
+                                         counterparty="rush")
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        verdicts = [register_verify(demo["DEMO"]) for _ in range(15)]
+    finally:
+        done.set()
+        thread.join()
+    assert [v.problem for v in verdicts if not v.ok] == []
+    assert verdicts[-1].lines > verdicts[0].lines  # lines really were being appended meanwhile

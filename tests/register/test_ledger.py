@@ -331,3 +331,17 @@ def test_lot_to_move_loads_what_the_orm_loads_and_only_the_callers_lots(pharmaci
     assert lot_to_move(outsider, lot.pk) is None
     assert lot_to_move(AnonymousUser(), lot.pk) is None
     assert lot_to_move(pharmacist, 2**62) is None
+
+
+def test_a_line_added_beyond_the_head_by_hand_is_reported(pharmacist, demo, make_lot):
+    """A line inserted without the register (the head never moved to it) breaks verification,
+    even though verification only walks the lines up to the head it read."""
+    lot = make_lot(units=3)
+    last = _exit(pharmacist, lot, 1)
+    assert register_verify(demo["DEMO"]).ok
+    forged = Movement.objects.get(pk=last.pk)
+    forged.pk, forged.number, forged.hash = None, last.number + 1, "f" * 64
+    forged.save(force_insert=True)
+    result = register_verify(demo["DEMO"])
+    assert not result.ok
+    assert result.first_broken == last.number + 1
