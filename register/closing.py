@@ -32,7 +32,8 @@ def previous_month(month: dt.date) -> dt.date:
     return (month.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
 
 
-def _aware(day: dt.date) -> dt.datetime:
+def local_midnight(day: dt.date) -> dt.datetime:
+    """The start of ``day`` in the register's time zone: months and days of the register are local."""
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
 
@@ -41,7 +42,7 @@ def ledger_month_figures(establishment: Establishment, month: dt.date) -> dict[i
 
     Every product with a line before the month's end is listed, even with no movement in it.
     """
-    start, end = _aware(month), _aware(next_month(month))
+    start, end = local_midnight(month), local_midnight(next_month(month))
     entry, exit_ = Q(direction=Movement.Direction.ENTRY), Q(direction=Movement.Direction.EXIT)
     rows = (
         Movement.objects.filter(establishment=establishment, occurred_at__lt=end)

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
 
 
@@ -154,6 +154,12 @@ class Location(models.Model):
         return self.name
 
 
+# Future dates are refused; a small allowance absorbs clock skew between client and server.
+FUTURE_TOLERANCE = dt.timedelta(minutes=2)
+# A line whose operation happened longer ago than this is a late entry and must say why.
+LATE_ENTRY_AFTER = dt.timedelta(hours=24)
+
+
 class Movement(models.Model):
     """One line of the register. Never updated, never deleted (trigger ``movement_append_only``)."""
 
@@ -217,6 +223,16 @@ class Movement(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(reverses__isnull=True) | Q(reason="reversal"), name="movement_reversal_reason"
+            ),
+            # The time rules of register.services.movement_record, guaranteed for every line
+            # however it is written: nothing dated in the future of its recording, and a late
+            # entry always says why.
+            models.CheckConstraint(
+                condition=Q(occurred_at__lte=F("recorded_at") + FUTURE_TOLERANCE), name="movement_not_in_future"
+            ),
+            models.CheckConstraint(
+                condition=Q(occurred_at__gte=F("recorded_at") - LATE_ENTRY_AFTER) | ~Q(late_entry_reason=""),
+                name="movement_late_entry_has_reason",
             ),
         ]
         indexes = [

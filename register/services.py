@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.db.models import CharField
 from django.utils import timezone
@@ -14,7 +13,10 @@ from psycopg.types.json import Jsonb
 from audit.services import audit_event_values, audit_record
 from config.errors import DomainError, InvalidInput
 from register.chain import GENESIS_HASH, line_hash_parts, line_payload
+from register.closing import month_start
 from register.models import (
+    FUTURE_TOLERANCE,
+    LATE_ENTRY_AFTER,
     Establishment,
     Location,
     Lot,
@@ -25,10 +27,6 @@ from register.models import (
 
 # Every establishment's pharmacy vault, the default location of a line (establishment_create).
 VAULT_CODE = "VAULT"
-# Future dates are refused; a small allowance absorbs clock skew between client and server.
-FUTURE_TOLERANCE = dt.timedelta(minutes=2)
-# A line whose operation happened longer ago than this is a late entry and must say why.
-LATE_ENTRY_AFTER = dt.timedelta(hours=getattr(settings, "LATE_ENTRY_HOURS", 24))
 
 # Reasons that still move a quarantined lot: its destruction, the correction of an earlier line,
 # and an inventory adjustment (the count records what is physically there, quarantined or not).
@@ -224,7 +222,7 @@ def movement_record(
         else:
             row = _register_append(params)
     except DatabaseError as error:
-        refusal = _refusal(error, lot=lot, occurred_at=occurred_at, delta=quantity)
+        refusal = _refusal(error, lot=lot, location=location, occurred_at=occurred_at, delta=quantity)
         if refusal is None:
             raise
         raise refusal from None
@@ -261,7 +259,7 @@ def _month_to_check(occurred_at: dt.datetime) -> dt.date | None:
     ``close_month`` committed at midnight while the request waited for the lock. Under the lock
     the check is one index lookup. (None skips it: tests use that to plant a line past the guard.)
     """
-    return _month_start(occurred_at).date()
+    return month_start(timezone.localdate(occurred_at))
 
 
 def _register_append(params: list[Any]) -> tuple[Any, ...]:
@@ -274,7 +272,9 @@ _REGISTER_APPEND = "SELECT * FROM register_append(" + ", ".join(["%s"] * 34) + "
 _REFUSAL_PREFIX = "register_append:"
 
 
-def _refusal(error: DatabaseError, *, lot: Lot, occurred_at: dt.datetime, delta: int) -> DomainError | None:
+def _refusal(
+    error: DatabaseError, *, lot: Lot, location: Location | None, occurred_at: dt.datetime, delta: int
+) -> DomainError | None:
     """The DomainError for a refusal raised by ``register_append``; None for any other error."""
     diag = getattr(error.__cause__, "diag", None)
     if diag is None or diag.sqlstate != "P0001" or not (diag.message_primary or "").startswith(_REFUSAL_PREFIX):
@@ -288,7 +288,7 @@ def _refusal(error: DatabaseError, *, lot: Lot, occurred_at: dt.datetime, delta:
             "this register only records narcotic movements.",
         )
     if status == "month_closed":
-        month = _month_start(occurred_at).date()
+        month = month_start(timezone.localdate(occurred_at))
         return DomainError(
             "month_closed",
             f"{month:%m/%Y} is closed for {lot.product.name}: its balance is frozen. Record the movement "
@@ -299,7 +299,8 @@ def _refusal(error: DatabaseError, *, lot: Lot, occurred_at: dt.datetime, delta:
         return _quarantined(lot)
     if status == "insufficient_stock":
         on_hand = int(diag.message_detail)
-        location = Location.objects.filter(pk=int(diag.message_hint)).first()
+        # The caller's location when it gave one; else the vault the function chose.
+        location = location or Location.objects.filter(pk=int(diag.message_hint)).first()
         return DomainError(
             "insufficient_stock",
             f"Only {on_hand} {lot.product.unit_label}(s) of lot {lot.batch_number} at "
@@ -315,11 +316,6 @@ def _quarantined(lot: Lot) -> DomainError:
     return DomainError(
         "lot_quarantined", f"Lot {lot.batch_number} is in quarantine: its only possible exit is destruction."
     )
-
-
-def _month_start(moment: dt.datetime) -> dt.datetime:
-    local = timezone.localtime(moment)
-    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
 def movement_payload(movement: Movement, *, establishment_code: str) -> dict[str, Any]:

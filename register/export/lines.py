@@ -20,6 +20,7 @@ from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from register.chain import CHAIN_FIELDS, GENESIS_HASH
+from register.closing import local_midnight, month_start, next_month
 from register.models import Establishment, Movement, Product, RegisterHead
 from register.selectors import chain_annotations, movements_of
 
@@ -209,10 +210,6 @@ def _signed_sum() -> Any:
     )
 
 
-def _next_month(month: dt.date) -> dt.date:
-    return (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-
-
 def monthly_summary(scope: ExportScope) -> list[SummaryRow]:
     """Per product and month of the period: opening, entries, exits (closing follows).
 
@@ -223,24 +220,16 @@ def monthly_summary(scope: ExportScope) -> list[SummaryRow]:
     bounds = lines.aggregate(first=Min("occurred_at"), last=Max("occurred_at"))
     if bounds["first"] is None:
         return []
-    first_month = timezone.localdate(bounds["first"]).replace(day=1)
-    last_month = timezone.localdate(bounds["last"]).replace(day=1)
-    before = Movement.objects.filter(
-        establishment=scope.establishment,
-        number__lte=scope.upto_number,
-        occurred_at__lt=timezone.make_aware(dt.datetime.combine(first_month, dt.time.min)),
-    )
-    if scope.product is not None:
-        before = before.filter(lot__product=scope.product)
+    first_month = month_start(timezone.localdate(bounds["first"]))
+    last_month = month_start(timezone.localdate(bounds["last"]))
+    before = Movement.objects.filter(establishment=scope.establishment, number__lte=scope.upto_number)
     if scope.date_from is not None and scope.date_from > first_month:
         # The period starts inside the month: the opening is the balance on its first day.
-        before = Movement.objects.filter(
-            establishment=scope.establishment,
-            number__lte=scope.upto_number,
-            occurred_at__date__lt=scope.date_from,
-        )
-        if scope.product is not None:
-            before = before.filter(lot__product=scope.product)
+        before = before.filter(occurred_at__date__lt=scope.date_from)
+    else:
+        before = before.filter(occurred_at__lt=local_midnight(first_month))
+    if scope.product is not None:
+        before = before.filter(lot__product=scope.product)
     openings: dict[int, int] = {
         row["lot__product_id"]: row["balance"]
         for row in before.order_by().values("lot__product_id").annotate(balance=_signed_sum())
@@ -268,5 +257,5 @@ def monthly_summary(scope: ExportScope) -> list[SummaryRow]:
             if balance or entries or exits:
                 rows.append(SummaryRow(names.get(product_id, str(product_id)), product_id, month, balance, entries, exits))
             balance += entries - exits
-            month = _next_month(month)
+            month = next_month(month)
     return rows

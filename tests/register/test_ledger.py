@@ -345,3 +345,22 @@ def test_a_line_added_beyond_the_head_by_hand_is_reported(pharmacist, demo, make
     result = register_verify(demo["DEMO"])
     assert not result.ok
     assert result.first_broken == last.number + 1
+
+
+@pytest.mark.parametrize(
+    ("change", "constraint"),
+    [
+        ({"occurred_at_shift": dt.timedelta(minutes=3)}, "movement_not_in_future"),
+        ({"occurred_at_shift": -dt.timedelta(hours=25), "late_entry_reason": ""}, "movement_late_entry_has_reason"),
+    ],
+)
+def test_the_database_refuses_a_line_breaking_the_time_rules(pharmacist, make_lot, change, constraint):
+    """A line written past movement_record (by hand, by a future bug) still cannot be dated in
+    the future of its recording, nor be a late entry without its reason."""
+    lot = make_lot(units=3)
+    line = Movement.objects.get(pk=_exit(pharmacist, lot, 1).pk)
+    line.pk, line.number, line.hash = None, line.number + 1, "e" * 64
+    line.occurred_at = line.recorded_at + change["occurred_at_shift"]
+    line.late_entry_reason = change.get("late_entry_reason", line.late_entry_reason)
+    with pytest.raises(DatabaseError, match=constraint), transaction.atomic():
+        line.save(force_insert=True)
