@@ -247,12 +247,20 @@ def check_database(db: str, ctx: Context) -> list[str]:
         ).fetchall()
         if gaps:
             problems.append(f"order numbers missing: {gaps}")
+        # Every verification made during the run is in the audit trail with its verdict: the
+        # register was never broken, so each must have said ok.
+        verdicts = dict(conn.execute(
+            "SELECT data->>'ok', count(*) FROM audit_auditevent WHERE action = 'register.verified' GROUP BY 1"
+        ).fetchall())
+        if verdicts.get("false"):
+            problems.append(f"{verdicts['false']} verifications answered ok: false on an intact register")
         acknowledged = {line_id for line_id, _ in ctx.acknowledged}
         demo_lines = ctx.setup_lines
         print(f"acknowledged lines: {len(ctx.acknowledged)}, all present: {not missing}; lines in the database: "
               f"{len(present)} (demo set-up {demo_lines}, committed but never acknowledged "
               f"{len(set(present) - acknowledged) - demo_lines}); lines without audit event: {orphans}; "
-              f"establishments with a gap: {len(gaps)}")
+              f"establishments with a gap: {len(gaps)}; verifications ok: {verdicts.get('true', 0)}, "
+              f"not ok: {verdicts.get('false', 0)}")
     return problems
 
 
